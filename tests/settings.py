@@ -1,0 +1,65 @@
+"""Test settings: PostgreSQL and Redis when they answer, embedded otherwise.
+
+Decided before the project settings are read, so the suite needs no flags on a developer's machine.
+With IMCLOUD_REQUIRE_SERVICES=1 (set by .ci/run) a service that does not answer fails the run
+instead of silently falling back.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+SERVICE_DEFAULTS = {
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/imcloud",
+    "REDIS_URL": "redis://127.0.0.1:6379/14",
+}
+
+
+def _postgres_answers(url: str) -> str | None:
+    import psycopg
+
+    try:
+        with psycopg.connect(url.replace("/imcloud", "/postgres"), connect_timeout=2) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:  # report any failure as the reason
+        return repr(exc)
+    return None
+
+
+def _redis_answers(url: str) -> str | None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping()
+    except Exception as exc:
+        return repr(exc)
+    return None
+
+
+def _choose_services() -> dict[str, str]:
+    required = os.environ.get("IMCLOUD_REQUIRE_SERVICES", "") in {"1", "true", "yes"}
+    chosen: dict[str, str] = {}
+    probes = {"DATABASE_URL": _postgres_answers, "REDIS_URL": _redis_answers}
+    for name, probe in probes.items():
+        url = os.environ.get(name) or SERVICE_DEFAULTS[name]
+        failure = probe(url)
+        if failure is None:
+            chosen[name] = url
+        elif required:
+            raise RuntimeError(f"IMCLOUD_REQUIRE_SERVICES=1 but {name}={url} does not answer: {failure}")
+        else:
+            os.environ.pop(name, None)
+    return chosen
+
+
+for _name, _url in _choose_services().items():
+    os.environ[_name] = _url
+os.environ.setdefault("IMCLOUD_SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault("IMCLOUD_DATA_DIR", tempfile.mkdtemp(prefix="imcloud-test-"))
+os.environ.setdefault("IMCLOUD_LOG_LEVEL", "WARNING")
+
+from imcloud.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
