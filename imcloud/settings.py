@@ -100,7 +100,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "imcloud.sqlite3",
+            "NAME": str(DATA_DIR / "imcloud.sqlite3"),
             "OPTIONS": {
                 # IMMEDIATE avoids "database is locked" upgrades when daphne and the worker write.
                 "transaction_mode": "IMMEDIATE",
@@ -217,7 +217,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Product limits and keys (read by domain code at call time) ----------------------------------
-IMCLOUD = {
+IMCLOUD: dict[str, Any] = {
     # Seconds a signed request's CurTime may differ from server time; nonces are kept this long.
     "API_CHECKSUM_WINDOW": env_int("IMCLOUD_API_CHECKSUM_WINDOW", 300, minimum=1),
     "API_MAX_BODY_BYTES": env_int("IMCLOUD_API_MAX_BODY_BYTES", 64 * 1024, minimum=1024),

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from django.conf import settings
 from django.core.cache import cache
@@ -14,7 +12,6 @@ def pytest_report_header() -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def _clean_cache() -> Iterator[None]:
+def _clean_cache() -> None:
     """Nonces and rate counters live in the cache; no test may see another's."""
     cache.clear()
-    yield

@@ -13,7 +13,9 @@ from django.test import Client
 from apps.tenants.models import App
 
 
-def sign(*, app_key: str, secret: str, nonce: str | None = None, cur_time: int | None = None) -> dict[str, str]:
+def sign(
+    *, app_key: str, secret: str, nonce: str | None = None, cur_time: int | None = None
+) -> dict[str, str]:
     nonce = nonce or uuid.uuid4().hex
     stamp = str(int(time.time()) if cur_time is None else cur_time)
     checksum = hashlib.sha1(f"{secret}{nonce}{stamp}".encode()).hexdigest()

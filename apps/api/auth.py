@@ -12,13 +12,13 @@ import hmac
 import time
 from typing import Any
 
-from django.conf import settings
 from django.core.cache import cache
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from apps.core.conf import setting_int
 from apps.tenants.models import App
 from apps.tenants.selectors import app_get_by_key
 
@@ -51,7 +51,7 @@ class ChecksumAuthentication(BaseAuthentication):
         expected = checksum(secret=app.secret, nonce=nonce, cur_time=cur_time)
         if not hmac.compare_digest(expected, headers["CheckSum"].lower()):
             raise SignatureError("bad_checksum", "CheckSum does not match.")
-        window: int = settings.IMCLOUD["API_CHECKSUM_WINDOW"]
+        window = setting_int("API_CHECKSUM_WINDOW")
         try:
             signed_at = int(cur_time)
         except ValueError:

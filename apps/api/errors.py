@@ -7,6 +7,7 @@ Domain errors raised by services and DRF's own exceptions both end here, so a cl
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from rest_framework import exceptions, status
@@ -46,9 +47,7 @@ def _validation_response(exc: exceptions.ValidationError) -> Response:
     if field in {"body", "non_field_errors"}:
         code, field = "invalid_body", "body"
     detail = f"{field}: {errors[next(iter(errors))][0]}" if errors else "Invalid request."
-    return Response(
-        error_body(code, detail, field=field, errors=errors), status=status.HTTP_400_BAD_REQUEST
-    )
+    return Response(error_body(code, detail, field=field, errors=errors), status=status.HTTP_400_BAD_REQUEST)
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -61,7 +60,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, exceptions.ValidationError):
         return _validation_response(exc)
     if isinstance(exc, exceptions.Throttled):
-        wait = max(1, int(exc.wait or 1) + (0 if float(exc.wait or 1).is_integer() else 1))
+        wait = max(1, math.ceil(getattr(exc, "wait", None) or 1))
         response = Response(
             error_body("rate_limited", "Too many requests for this app.", retry_after=wait),
             status=429,

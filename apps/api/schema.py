@@ -30,7 +30,8 @@ class ErrorOut(serializers.Serializer):  # type: ignore[type-arg]
     code = serializers.CharField(help_text="Stable machine-readable code (docs/rest-api.md).")
     detail = serializers.CharField()
     field = serializers.CharField(required=False, help_text="The field at fault, if any.")
-    errors = serializers.DictField(
+    # A field named like Serializer.errors: declared fields are collected, not class attributes.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()), required=False
     )
     retry_after = serializers.IntegerField(required=False)

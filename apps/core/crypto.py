@@ -11,7 +11,8 @@ import hashlib
 from functools import lru_cache
 
 from cryptography.fernet import Fernet
-from django.conf import settings
+
+from apps.core.conf import setting_str
 
 
 @lru_cache(maxsize=4)
@@ -21,8 +22,8 @@ def _fernet(key_material: str) -> Fernet:
 
 
 def encrypt_text(plain: str) -> str:
-    return _fernet(settings.IMCLOUD["ENCRYPTION_KEY"]).encrypt(plain.encode()).decode()
+    return _fernet(setting_str("ENCRYPTION_KEY")).encrypt(plain.encode()).decode()
 
 
 def decrypt_text(token: str) -> str:
-    return _fernet(settings.IMCLOUD["ENCRYPTION_KEY"]).decrypt(token.encode()).decode()
+    return _fernet(setting_str("ENCRYPTION_KEY")).decrypt(token.encode()).decode()

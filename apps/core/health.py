@@ -12,6 +12,8 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
 
+from apps.core.conf import setting_int
+
 logger = logging.getLogger(__name__)
 
 
@@ -39,7 +41,7 @@ async def _check_channel_layer() -> None:
 def _check_broker() -> None:
     from imcloud.celery import app
 
-    timeout = settings.IMCLOUD["HEALTH_TIMEOUT"]
+    timeout = setting_int("HEALTH_TIMEOUT")
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
 
@@ -54,7 +56,8 @@ def _backend_name(component: str) -> str:
 
 async def _run(component: str, check: Any) -> dict[str, Any]:
     started = time.monotonic()
-    timeout = settings.IMCLOUD["HEALTH_TIMEOUT"]
+    timeout = setting_int("HEALTH_TIMEOUT")
+    error: str | None
     try:
         if asyncio.iscoroutinefunction(check):
             await asyncio.wait_for(check(), timeout)
@@ -62,7 +65,7 @@ async def _run(component: str, check: Any) -> dict[str, Any]:
             await asyncio.wait_for(sync_to_async(check, thread_sensitive=False)(), timeout)
     except Exception as exc:  # a health probe reports every failure, whatever its type
         logger.warning("health check failed", extra={"component": component, "error": repr(exc)})
-        status, error = "down", f"{type(exc).__name__}: {exc}" or type(exc).__name__
+        status, error = "down", f"{type(exc).__name__}: {exc}"
     else:
         status, error = "ok", None
     result: dict[str, Any] = {

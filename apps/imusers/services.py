@@ -110,9 +110,7 @@ def imuser_block(*, user: ImUser, kick: bool) -> ImUser:
     user.credentials_version = F("credentials_version") + 1
     user.save(update_fields=["is_blocked", "credentials_version", "updated_at"])
     user.refresh_from_db(fields=["credentials_version"])
-    logger.info(
-        "imuser blocked", extra={"app_key": user.app.app_key, "accid": user.accid, "kick": kick}
-    )
+    logger.info("imuser blocked", extra={"app_key": user.app.app_key, "accid": user.accid, "kick": kick})
     return user
 
 

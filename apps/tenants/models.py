@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from apps.core.conf import setting_int
 from apps.core.crypto import decrypt_text
 
 
@@ -46,5 +47,4 @@ class App(models.Model):
 
     @property
     def effective_api_rate_limit(self) -> int:
-        default: int = settings.IMCLOUD["API_RATE_LIMIT_DEFAULT"]
-        return self.api_rate_limit or default
+        return self.api_rate_limit or setting_int("API_RATE_LIMIT_DEFAULT")

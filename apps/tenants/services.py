@@ -30,9 +30,7 @@ def _clean_name(name: str) -> str:
     if not name:
         raise InvalidField("An app needs a name.", field="name")
     if len(name) > limits.APP_NAME_MAX_LENGTH:
-        raise InvalidField(
-            f"An app name has at most {limits.APP_NAME_MAX_LENGTH} characters.", field="name"
-        )
+        raise InvalidField(f"An app name has at most {limits.APP_NAME_MAX_LENGTH} characters.", field="name")
     return name
 
 

@@ -108,7 +108,10 @@ class UserBlockView(APIView):
 
 class UserUnblockView(APIView):
     @extend_schema(
-        tags=TAG, operation_id="users_unblock", request=None, responses={200: s.BlockOut, **error_responses(404)}
+        tags=TAG,
+        operation_id="users_unblock",
+        request=None,
+        responses={200: s.BlockOut, **error_responses(404)},
     )
     def post(self, request: Request, accid: str) -> Response:
         user = imuser_unblock(user=imuser_get(app=request_app(request), accid=accid))

@@ -1,0 +1,49 @@
+# imcloud: two commands from a bare machine — `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+
+.PHONY: run test lint format typecheck pytest migrate venv clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.runtime $@
+
+venv: $(VENV)/.dev
+
+migrate: $(VENV)/.runtime
+	$(PY) manage.py migrate --noinput
+
+## Start daphne on 127.0.0.1:8000 and a Celery worker (embedded defaults unless DATABASE_URL / REDIS_URL).
+run: migrate
+	$(PY) scripts/run.py
+
+## Lint, type-check and run the whole suite (PostgreSQL and Redis when they answer).
+test: $(VENV)/.dev lint typecheck pytest
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: $(VENV)/.dev
+	$(BIN)/mypy apps imcloud
+
+pytest: $(VENV)/.dev
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .data .mypy_cache .ruff_cache .pytest_cache

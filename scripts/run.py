@@ -1,0 +1,96 @@
+"""Start the whole stack in the foreground: daphne (HTTP + WebSocket) and a Celery worker.
+
+Used by ``make run``. Ctrl-C (or SIGTERM) stops every process it started; if one of them dies,
+the others are stopped too and the exit status is non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STOP_GRACE_SECONDS = 10
+
+
+def _commands(host: str, port: int, worker_concurrency: int) -> dict[str, list[str]]:
+    bin_dir = Path(sys.executable).parent
+    return {
+        "daphne": [
+            str(bin_dir / "daphne"),
+            "-b", host,
+            "-p", str(port),
+            "--proxy-headers",
+            "imcloud.asgi:application",
+        ],
+        "worker": [
+            str(bin_dir / "celery"),
+            "-A", "imcloud",
+            "worker",
+            "--loglevel", "INFO",
+            "--concurrency", str(worker_concurrency),
+            # Gossip and mingle need broadcast, which the embedded filesystem broker lacks;
+            # they add nothing for a single worker anyway.
+            "--without-gossip",
+            "--without-mingle",
+        ],
+    }  # fmt: skip
+
+
+def _stop(procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("IMCLOUD_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("IMCLOUD_PORT", "8000")))
+    parser.add_argument("--worker-concurrency", type=int, default=2)
+    args = parser.parse_args()
+
+    stopping = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    for name, command in _commands(args.host, args.port, args.worker_concurrency).items():
+        # Own process groups: a terminal's Ctrl-C reaches us only, and we stop children in order.
+        procs[name] = subprocess.Popen(command, cwd=ROOT, start_new_session=True)
+    print(
+        f"imcloud: console http://{args.host}:{args.port}/  health http://{args.host}:{args.port}/healthz"
+        f"  WebSocket ws://{args.host}:{args.port}/ws  (Ctrl-C stops everything)",
+        flush=True,
+    )
+    exit_code = 0
+    while not stopping:
+        dead = {name: proc.returncode for name, proc in procs.items() if proc.poll() is not None}
+        if dead:
+            print(f"imcloud: {', '.join(dead)} exited ({dead}); stopping the rest", flush=True)
+            exit_code = 1
+            break
+        time.sleep(0.2)
+    _stop(procs)
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
