@@ -1,10 +1,65 @@
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, reverse_lazy
+
+from apps.console import forms, views
 
 app_name = "console"
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("", views.home, name="home"),
+    # Accounts
+    path("signup/", views.signup, name="signup"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="registration/login.html",
+            authentication_form=forms.LoginForm,
+            redirect_authenticated_user=True,
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "password-reset/",
+        auth_views.PasswordResetView.as_view(
+            form_class=forms.ConsolePasswordResetForm,
+            template_name="registration/password_reset_form.html",
+            email_template_name="registration/password_reset_email.txt",
+            subject_template_name="registration/password_reset_subject.txt",
+            success_url=reverse_lazy("console:password_reset_done"),
+        ),
+        name="password_reset",
+    ),
+    path(
+        "password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(template_name="registration/password_reset_done.html"),
+        name="password_reset_done",
+    ),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="registration/password_reset_confirm.html",
+            success_url=reverse_lazy("console:password_reset_complete"),
+        ),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password-reset/complete/",
+        auth_views.PasswordResetCompleteView.as_view(
+            template_name="registration/password_reset_complete.html"
+        ),
+        name="password_reset_complete",
+    ),
+    # Apps
+    path("apps/", views.app_list, name="app_list"),
+    path("apps/new/", views.app_create_view, name="app_create"),
+    path("apps/<str:app_key>/", views.app_detail, name="app_detail"),
+    path("apps/<str:app_key>/secret/", views.app_secret, name="app_secret"),
+    path("apps/<str:app_key>/rotate/", views.app_rotate, name="app_rotate"),
+    path("apps/<str:app_key>/rename/", views.app_rename_view, name="app_rename"),
+    path("apps/<str:app_key>/settings/", views.app_settings_view, name="app_settings"),
+    path("apps/<str:app_key>/dashboard/", views.app_dashboard, name="app_dashboard"),
+    path("apps/<str:app_key>/delete/", views.app_delete_view, name="app_delete"),
 ]

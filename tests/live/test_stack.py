@@ -21,6 +21,7 @@ import psycopg
 import pytest
 from django.conf import settings
 
+from tests.live.readme import readme_block, with_keys
 from tests.live.stack import (
     ROOT,
     Stack,
@@ -71,7 +72,7 @@ def _first_signed_call(stack: Stack) -> None:
         manage(stack.env, "create_app", "--owner-email", "dev@example.com", "--name", "Quick start")
     )
     headers = signed_headers(keys["app_key"], keys["app_secret"])
-    created = http("POST", f"{stack.base}/api/v1/users", {"accid": "alice"}, headers)
+    created = http("POST", f"{stack.base}/api/v1/users", {"accid": "carol"}, headers)
     replayed = http("POST", f"{stack.base}/api/v1/users", {"accid": "bob"}, headers)
     fetched = http(
         "GET", f"{stack.base}/api/v1/users/alice", None, signed_headers(keys["app_key"], keys["app_secret"])
@@ -82,8 +83,31 @@ def _first_signed_call(stack: Stack) -> None:
     assert created.status == 201, created.body
     assert len(created.json()["token"]) == 32
     assert replayed.json()["code"] == "replayed_nonce"
-    assert fetched.json()["accid"] == "alice"
+    assert fetched.json()["accid"] == "carol"
     assert wrong.json()["code"] == "bad_checksum"
+    _readme_examples_work(stack, keys["app_key"], keys["app_secret"])
+
+
+def _readme_examples_work(stack: Stack, app_key: str, app_secret: str) -> None:
+    env = dict(stack.env, BASE=stack.base, APP_KEY=app_key, APP_SECRET=app_secret)
+    curl = subprocess.run(
+        ["bash", "-c", with_keys(readme_block("quickstart-curl"), app_key, app_secret)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    python = subprocess.run(
+        [sys.executable, "-c", readme_block("quickstart-python")],
+        env=env, capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert json.loads(curl.stdout)["accid"] == "alice", curl.stderr
+    lines = python.stdout.splitlines()
+    assert len(lines) == 2, python.stderr
+    assert "'accid': 'bob'" in lines[0]
+    assert "'token'" in lines[0]
+    assert "'name': 'Bob'" in lines[1]
 
 
 def _stops_everything_on_ctrl_c(stack: Stack) -> None:
