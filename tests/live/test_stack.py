@@ -75,10 +75,10 @@ def _first_signed_call(stack: Stack) -> None:
     created = http("POST", f"{stack.base}/api/v1/users", {"accid": "carol"}, headers)
     replayed = http("POST", f"{stack.base}/api/v1/users", {"accid": "bob"}, headers)
     fetched = http(
-        "GET", f"{stack.base}/api/v1/users/alice", None, signed_headers(keys["app_key"], keys["app_secret"])
+        "GET", f"{stack.base}/api/v1/users/carol", None, signed_headers(keys["app_key"], keys["app_secret"])
     )
     wrong = http(
-        "GET", f"{stack.base}/api/v1/users/alice", None, signed_headers(keys["app_key"], "wrong-secret")
+        "GET", f"{stack.base}/api/v1/users/carol", None, signed_headers(keys["app_key"], "wrong-secret")
     )
     assert created.status == 201, created.body
     assert len(created.json()["token"]) == 32
