@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: run test lint format typecheck pytest migrate venv clean
+.PHONY: run test lint format typecheck pytest migrate venv clean proto
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ typecheck: $(VENV)/.dev
 
 pytest: $(VENV)/.dev
 	$(BIN)/pytest
+
+## Regenerate the protocol code from protocol/imcloud.proto (CI fails when it is stale).
+proto: $(VENV)/.dev
+	$(PY) -m grpc_tools.protoc -I protocol --python_out=apps/protocol --pyi_out=apps/protocol protocol/imcloud.proto
 
 clean:
 	rm -rf $(VENV) .data .mypy_cache .ruff_cache .pytest_cache

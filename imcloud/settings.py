@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.tenants",
     "apps.imusers",
+    "apps.messaging",
+    "apps.teams",
     "apps.api",
     "apps.console",
     "apps.gateway",
@@ -227,6 +229,16 @@ IMCLOUD: dict[str, Any] = {
     # Key for secrets stored encrypted at rest (AppSecret now, push credentials later).
     "ENCRYPTION_KEY": env_str("IMCLOUD_ENCRYPTION_KEY") or SECRET_KEY,
     "HEALTH_TIMEOUT": env_int("IMCLOUD_HEALTH_TIMEOUT", 2, minimum=1),
+    # --- WebSocket gateway (docs/protocol.md) ---
+    "GATEWAY_LOGIN_TIMEOUT": env_int("IMCLOUD_GATEWAY_LOGIN_TIMEOUT", 10, minimum=1),
+    "GATEWAY_HEARTBEAT_MIN": env_int("IMCLOUD_GATEWAY_HEARTBEAT_MIN", 5, minimum=1),
+    "GATEWAY_HEARTBEAT_MAX": env_int("IMCLOUD_GATEWAY_HEARTBEAT_MAX", 600, minimum=1),
+    "GATEWAY_HEARTBEAT_DEFAULT": env_int("IMCLOUD_GATEWAY_HEARTBEAT_DEFAULT", 60, minimum=1),
+    "GATEWAY_MAX_FRAME_BYTES": env_int("IMCLOUD_GATEWAY_MAX_FRAME_BYTES", 64 * 1024, minimum=1024),
+    "GATEWAY_RATE_PER_SECOND": env_int("IMCLOUD_GATEWAY_RATE_PER_SECOND", 100, minimum=1),
+    "GATEWAY_RATE_BURST": env_int("IMCLOUD_GATEWAY_RATE_BURST", 200, minimum=1),
+    # WebSocket URLs handed out by GET /api/v1/lbs, in order of preference.
+    "GATEWAY_URLS": env_list("IMCLOUD_GATEWAY_URLS", ["ws://127.0.0.1:8000/ws"]),
 }
 
 # --- Logging: one JSON object per line ------------------------------------------------------------

@@ -1,16 +1,10 @@
-"""WebSocket routes. The gateway protocol itself lands with the messaging core (issue 3)."""
+"""WebSocket routes: the gateway at /ws."""
 
 from __future__ import annotations
 
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.urls import path
 
+from apps.gateway.connection import gateway_app
 
-class GatewayUnavailableConsumer(AsyncWebsocketConsumer):
-    """Refuses the handshake until the gateway protocol exists, so clients fail fast and clearly."""
-
-    async def connect(self) -> None:
-        await self.close()
-
-
-websocket_urlpatterns = [path("ws", GatewayUnavailableConsumer.as_asgi())]
+# Channels' URLRouter takes any ASGI callable, though Django's path() is typed for views.
+websocket_urlpatterns = [path("ws", gateway_app)]  # type: ignore[arg-type]

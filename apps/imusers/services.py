@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -94,21 +95,37 @@ def imuser_update(
     return user
 
 
+def _kick_after_commit(user: ImUser, reason: int, detail: str) -> None:
+    from apps.gateway.publish import kick_sessions
+
+    transaction.on_commit(partial(kick_sessions, user_id=user.pk, reason=reason, detail=detail))
+
+
 def imuser_set_token(*, user: ImUser, token: str | None = None) -> str:
-    """Replace the token (random when none is given); the old one stops working at once."""
+    """Replace the token (random when none is given); the old one stops working at once, and
+    live sessions logged in with it are kicked."""
+    from apps.protocol.imcloud_pb2 import KICK_REASON_TOKEN_CHANGED
+
     plain = _set_token(user, token)
     user.credentials_version = F("credentials_version") + 1
-    user.save(update_fields=["token_salt", "token_hash", "credentials_version", "updated_at"])
+    with transaction.atomic():
+        user.save(update_fields=["token_salt", "token_hash", "credentials_version", "updated_at"])
+        _kick_after_commit(user, KICK_REASON_TOKEN_CHANGED, "The token was changed.")
     user.refresh_from_db(fields=["credentials_version"])
     logger.info("imuser token changed", extra={"app_key": user.app.app_key, "accid": user.accid})
     return plain
 
 
 def imuser_block(*, user: ImUser, kick: bool) -> ImUser:
-    """Block logins. ``kick`` also ends live sessions once the gateway exists (issue 3)."""
+    """Block new logins; with ``kick``, live sessions are closed too (within a second)."""
+    from apps.protocol.imcloud_pb2 import KICK_REASON_BLOCKED
+
     user.is_blocked = True
     user.credentials_version = F("credentials_version") + 1
-    user.save(update_fields=["is_blocked", "credentials_version", "updated_at"])
+    with transaction.atomic():
+        user.save(update_fields=["is_blocked", "credentials_version", "updated_at"])
+        if kick:
+            _kick_after_commit(user, KICK_REASON_BLOCKED, "The user was blocked.")
     user.refresh_from_db(fields=["credentials_version"])
     logger.info("imuser blocked", extra={"app_key": user.app.app_key, "accid": user.accid, "kick": kick})
     return user

@@ -28,6 +28,8 @@ class App(models.Model):
     )
     webhook_url = models.URLField(max_length=500, blank=True, default="")
     message_retention_days = models.PositiveIntegerField(default=30)
+    # Seconds after sending during which a message may be recalled.
+    recall_window_seconds = models.PositiveIntegerField(default=120)
     # Requests per second on the server API; null means the service-wide default.
     api_rate_limit = models.PositiveIntegerField(null=True, blank=True)
 

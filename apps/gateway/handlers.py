@@ -1,0 +1,202 @@
+"""Frame handlers: each turns a request frame into one service or selector call and a reply."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from channels.db import database_sync_to_async
+
+from apps.core.errors import DomainError
+from apps.gateway.frames import ctype, message_proto
+from apps.messaging import selectors, services
+from apps.messaging.content import Attachment, Location, MessageContent
+from apps.messaging.models import Message
+from apps.protocol import imcloud_pb2 as pb
+
+if TYPE_CHECKING:
+    from apps.gateway.connection import Connection
+
+Handler = Callable[["Connection", pb.Frame], Awaitable[None]]
+
+
+def _content(send: pb.SendMessage) -> MessageContent:
+    attachment = None
+    if send.HasField("attachment"):
+        a = send.attachment
+        attachment = Attachment(
+            url=a.url, name=a.name, size=a.size, mime_type=a.mime_type, md5=a.md5,
+            width=a.width, height=a.height, duration_ms=a.duration_ms,
+        )  # fmt: skip
+    location = None
+    if send.HasField("location"):
+        location = Location(
+            latitude=send.location.latitude, longitude=send.location.longitude, title=send.location.title
+        )
+    return MessageContent(
+        type=send.type,
+        text=send.text,
+        attachment=attachment,
+        location=location,
+        custom=send.custom,
+        ext=send.ext,
+    )
+
+
+async def ping(conn: Connection, frame: pb.Frame) -> None:
+    await conn.reply(pb.Frame(request_id=frame.request_id, pong=pb.Pong(server_time=int(time.time() * 1000))))
+
+
+async def send(conn: Connection, frame: pb.Frame) -> None:
+    assert conn.session is not None
+    request = frame.send
+    result = await database_sync_to_async(services.message_send)(
+        app=conn.session.app,
+        sender=conn.session.user,
+        conversation_type=request.conversation_type,
+        target=request.target,
+        client_msg_id=request.client_msg_id,
+        content=_content(request),
+        origin_session=conn.session_id,
+    )
+    message = result.message
+    ack = pb.SendAck(
+        client_msg_id=message.client_msg_id,
+        server_msg_id=str(message.pk),
+        seq=message.seq,
+        server_time=message.created_ms,
+        conversation_type=request.conversation_type,
+        target=request.target,
+        duplicate=result.duplicate,
+    )
+    await conn.reply(pb.Frame(request_id=frame.request_id, send_ack=ack))
+
+
+def _message_out(message: Message, *, target: str, kind: int) -> pb.Message:
+    return message_proto(message, target=target, from_accid=message.sender.accid, kind=kind)
+
+
+def _conversation_sync(conn: Connection, cursor: str, limit: int) -> pb.SyncResult:
+    assert conn.session is not None
+    page = selectors.conversations_changed(
+        app=conn.session.app, user=conn.session.user, cursor=cursor, limit=limit
+    )
+    result = pb.SyncResult(cursor=page.cursor, has_more=page.has_more)
+    for summary in page.summaries:
+        kind = summary.conversation.kind
+        out = result.conversations.add(
+            conversation_type=ctype(kind),
+            target=summary.target,
+            last_seq=summary.conversation.last_seq,
+            read_seq=summary.read_seq,
+            peer_read_seq=summary.peer_read_seq,
+            unread=summary.unread,
+            updated_at=summary.changed_ms,
+        )
+        if summary.last_message is not None:
+            out.last_message.CopyFrom(_message_out(summary.last_message, target=summary.target, kind=kind))
+    return result
+
+
+def _message_sync(conn: Connection, request: pb.SyncRequest) -> pb.SyncResult:
+    assert conn.session is not None
+    page = selectors.messages_page(
+        app=conn.session.app,
+        user=conn.session.user,
+        conversation_type=request.conversation_type,
+        target=request.target,
+        after_seq=request.after_seq,
+        before_seq=request.before_seq,
+        limit=request.limit,
+    )
+    result = pb.SyncResult(has_more=page.has_more)
+    for message in page.messages:
+        result.messages.append(_message_out(message, target=request.target, kind=request.conversation_type))
+    return result
+
+
+async def sync(conn: Connection, frame: pb.Frame) -> None:
+    request = frame.sync
+    if request.conversation_type == pb.CONVERSATION_TYPE_UNSPECIFIED:
+        result = await database_sync_to_async(_conversation_sync)(conn, request.cursor, request.limit)
+    else:
+        result = await database_sync_to_async(_message_sync)(conn, request)
+    await conn.reply(pb.Frame(request_id=frame.request_id, sync_result=result))
+
+
+async def push_conversation_sync(conn: Connection, cursor: str) -> None:
+    """After a login that carried a cursor: the conversations changed since, unasked."""
+    try:
+        result = await database_sync_to_async(_conversation_sync)(conn, cursor, 0)
+    except DomainError as exc:
+        await conn.error(0, exc.code, exc.detail)
+        return
+    await conn.reply(pb.Frame(sync_result=result))
+
+
+async def mark_read(conn: Connection, frame: pb.Frame) -> None:
+    assert conn.session is not None
+    request = frame.mark_read
+    stored = await database_sync_to_async(services.conversation_mark_read)(
+        app=conn.session.app,
+        user=conn.session.user,
+        conversation_type=request.conversation_type,
+        target=request.target,
+        seq=request.seq,
+        origin_session=conn.session_id,
+    )
+    ack = pb.MarkReadAck(conversation_type=request.conversation_type, target=request.target, read_seq=stored)
+    await conn.reply(pb.Frame(request_id=frame.request_id, mark_read_ack=ack))
+
+
+async def recall(conn: Connection, frame: pb.Frame) -> None:
+    assert conn.session is not None
+    request = frame.recall
+    result = await database_sync_to_async(services.message_recall)(
+        app=conn.session.app,
+        actor=conn.session.user,
+        conversation_type=request.conversation_type,
+        target=request.target,
+        server_msg_id=request.server_msg_id,
+    )
+    ack = pb.RecallAck(server_msg_id=str(result.original.pk), notice_seq=result.notice.seq)
+    await conn.reply(pb.Frame(request_id=frame.request_id, recall_ack=ack))
+
+
+async def typing(conn: Connection, frame: pb.Frame) -> None:
+    assert conn.session is not None
+    await database_sync_to_async(services.typing_notify)(
+        app=conn.session.app,
+        user=conn.session.user,
+        conversation_type=frame.typing.conversation_type,
+        target=frame.typing.target,
+    )
+
+
+async def read_status(conn: Connection, frame: pb.Frame) -> None:
+    assert conn.session is not None
+    request = frame.read_status
+    status = await database_sync_to_async(selectors.team_read_status)(
+        app=conn.session.app, user=conn.session.user, team_id=request.team_id, seq=request.seq
+    )
+    result = pb.ReadStatusResult(
+        team_id=request.team_id, seq=request.seq, read_accids=status.read, unread_accids=status.unread
+    )
+    await conn.reply(pb.Frame(request_id=frame.request_id, read_status_result=result))
+
+
+async def logout(conn: Connection, frame: pb.Frame) -> None:
+    await conn.close(1000)
+
+
+HANDLERS: dict[str, Handler] = {
+    "ping": ping,
+    "send": send,
+    "sync": sync,
+    "mark_read": mark_read,
+    "recall": recall,
+    "typing": typing,
+    "read_status": read_status,
+    "logout": logout,
+}

@@ -1,0 +1,183 @@
+"""One gateway process: its live connections, its channel-layer inbox, and its housekeeping.
+
+Fan-out is per process: a publisher sends one layer message per destination process (or, for a
+connection in its own process, hands it over directly), and the process writes the frame,
+encoded once per encoding, to each local connection of the listed users. The layer only wakes;
+the database holds the truth, and a device that misses a wake-up recovers by sync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+
+from apps.gateway.presence import PRESENCE_REFRESH, SessionEntry, expiry, presence_store
+
+if TYPE_CHECKING:
+    from apps.gateway.connection import Connection
+
+logger = logging.getLogger(__name__)
+
+SWEEP_INTERVAL = 1.0
+
+
+class GatewayProcess:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.channel = ""
+        self.by_user: dict[int, set[Connection]] = defaultdict(set)
+        self.by_session: dict[str, Connection] = {}
+        self.connections: set[Connection] = set()
+        # Everything to write goes through one queue, so frames reach a connection in the order
+        # they were published, whether they came over the layer or from this process.
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._start_lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def ensure_started(self) -> None:
+        if self.channel:
+            return
+        async with self._start_lock:
+            if self.channel:
+                return
+            layer = get_channel_layer()
+            assert layer is not None
+            self.channel = await layer.new_channel("gateway.")
+            self._tasks = [
+                self.loop.create_task(self._listen(layer)),
+                self.loop.create_task(self._work()),
+                self.loop.create_task(self._sweep()),
+                self.loop.create_task(self._refresh_presence()),
+            ]
+            _by_channel[self.channel] = self
+            logger.info("gateway process started", extra={"channel": self.channel})
+
+    # --- connections ---------------------------------------------------------------------------
+
+    def add_connection(self, conn: Connection) -> None:
+        self.connections.add(conn)
+
+    def remove_connection(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+        if conn.session_id:
+            self.by_session.pop(conn.session_id, None)
+            users = self.by_user.get(conn.user_id)
+            if users is not None:
+                users.discard(conn)
+                if not users:
+                    del self.by_user[conn.user_id]
+
+    def add_session(self, conn: Connection) -> None:
+        self.by_session[conn.session_id] = conn
+        self.by_user[conn.user_id].add(conn)
+
+    def entry_for(self, conn: Connection) -> SessionEntry:
+        return SessionEntry(
+            session_id=conn.session_id,
+            user_id=conn.user_id,
+            process=self.channel,
+            device_class=conn.device_class,
+            device_id=conn.device_id,
+            expires_at=expiry(),
+        )
+
+    # --- inbox -----------------------------------------------------------------------------------
+
+    async def _listen(self, layer: Any) -> None:
+        while True:
+            try:
+                message = await layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a broken layer must not kill the process's inbox
+                logger.exception("gateway inbox receive failed")
+                await asyncio.sleep(1)
+                continue
+            self.inbox.put_nowait(message)
+
+    async def _work(self) -> None:
+        while True:
+            message = await self.inbox.get()
+            try:
+                await self.handle(message)
+            except Exception:
+                logger.exception("gateway inbox message failed", extra={"kind": message.get("type")})
+
+    def post(self, message: dict[str, Any]) -> None:
+        """Queue a message from any thread of this OS process."""
+        self.loop.call_soon_threadsafe(self.inbox.put_nowait, message)
+
+    async def handle(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "gw.deliver":
+            await self._deliver(message["groups"], message.get("exclude", ""))
+        elif kind == "gw.kick":
+            for session_id in message["sessions"]:
+                conn = self.by_session.get(session_id)
+                if conn is not None:
+                    await conn.kick(message["reason"], message.get("detail", ""))
+
+    async def _deliver(self, groups: list[list[Any]], exclude: str) -> None:
+        for user_ids, frame in groups:
+            encoded: dict[Any, bytes | str] = {}
+            for user_id in user_ids:
+                for conn in list(self.by_user.get(user_id, ())):
+                    if conn.session_id == exclude:
+                        continue
+                    data = encoded.get(conn.encoding)
+                    if data is None:
+                        data = encoded[conn.encoding] = conn.encode_push(frame)
+                    await conn.write(data)
+
+    # --- housekeeping ------------------------------------------------------------------------------
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL)
+            now = time.monotonic()
+            for conn in list(self.connections):
+                with contextlib.suppress(Exception):
+                    await conn.check_deadlines(now)
+
+    async def _refresh_presence(self) -> None:
+        store = presence_store()
+        while True:
+            await asyncio.sleep(PRESENCE_REFRESH)
+            entries = [self.entry_for(conn) for conn in list(self.by_session.values())]
+            if not entries:
+                continue
+            try:
+                await sync_to_async(store.put, thread_sensitive=False)(entries)
+            except Exception:
+                logger.exception("presence refresh failed", extra={"sessions": len(entries)})
+
+
+_by_loop: dict[asyncio.AbstractEventLoop, GatewayProcess] = {}
+_by_channel: dict[str, GatewayProcess] = {}
+
+
+async def current_process() -> GatewayProcess:
+    """The gateway process of the running event loop (one per daphne process in production)."""
+    loop = asyncio.get_running_loop()
+    process = _by_loop.get(loop)
+    if process is None:
+        for stale in [lp for lp in _by_loop if lp.is_closed()]:
+            _by_channel.pop(_by_loop.pop(stale).channel, None)
+        process = _by_loop[loop] = GatewayProcess(loop)
+    await process.ensure_started()
+    return process
+
+
+def local_process(channel: str) -> GatewayProcess | None:
+    """The process behind ``channel`` if it lives in this OS process (then no layer hop is needed)."""
+    process = _by_channel.get(channel)
+    if process is None or process.loop.is_closed():
+        return None
+    return process

@@ -1,0 +1,422 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Platform(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PLATFORM_UNSPECIFIED: _ClassVar[Platform]
+    PLATFORM_ANDROID: _ClassVar[Platform]
+    PLATFORM_IOS: _ClassVar[Platform]
+    PLATFORM_WEB: _ClassVar[Platform]
+    PLATFORM_WINDOWS: _ClassVar[Platform]
+    PLATFORM_MAC: _ClassVar[Platform]
+    PLATFORM_LINUX: _ClassVar[Platform]
+
+class ConversationType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CONVERSATION_TYPE_UNSPECIFIED: _ClassVar[ConversationType]
+    CONVERSATION_TYPE_P2P: _ClassVar[ConversationType]
+    CONVERSATION_TYPE_TEAM: _ClassVar[ConversationType]
+
+class MessageType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MESSAGE_TYPE_UNSPECIFIED: _ClassVar[MessageType]
+    MESSAGE_TYPE_TEXT: _ClassVar[MessageType]
+    MESSAGE_TYPE_IMAGE: _ClassVar[MessageType]
+    MESSAGE_TYPE_AUDIO: _ClassVar[MessageType]
+    MESSAGE_TYPE_VIDEO: _ClassVar[MessageType]
+    MESSAGE_TYPE_FILE: _ClassVar[MessageType]
+    MESSAGE_TYPE_LOCATION: _ClassVar[MessageType]
+    MESSAGE_TYPE_CUSTOM: _ClassVar[MessageType]
+    MESSAGE_TYPE_TIP: _ClassVar[MessageType]
+    MESSAGE_TYPE_RECALL: _ClassVar[MessageType]
+
+class KickReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    KICK_REASON_UNSPECIFIED: _ClassVar[KickReason]
+    KICK_REASON_OTHER_DEVICE: _ClassVar[KickReason]
+    KICK_REASON_BLOCKED: _ClassVar[KickReason]
+    KICK_REASON_TOKEN_CHANGED: _ClassVar[KickReason]
+    KICK_REASON_SERVER: _ClassVar[KickReason]
+PLATFORM_UNSPECIFIED: Platform
+PLATFORM_ANDROID: Platform
+PLATFORM_IOS: Platform
+PLATFORM_WEB: Platform
+PLATFORM_WINDOWS: Platform
+PLATFORM_MAC: Platform
+PLATFORM_LINUX: Platform
+CONVERSATION_TYPE_UNSPECIFIED: ConversationType
+CONVERSATION_TYPE_P2P: ConversationType
+CONVERSATION_TYPE_TEAM: ConversationType
+MESSAGE_TYPE_UNSPECIFIED: MessageType
+MESSAGE_TYPE_TEXT: MessageType
+MESSAGE_TYPE_IMAGE: MessageType
+MESSAGE_TYPE_AUDIO: MessageType
+MESSAGE_TYPE_VIDEO: MessageType
+MESSAGE_TYPE_FILE: MessageType
+MESSAGE_TYPE_LOCATION: MessageType
+MESSAGE_TYPE_CUSTOM: MessageType
+MESSAGE_TYPE_TIP: MessageType
+MESSAGE_TYPE_RECALL: MessageType
+KICK_REASON_UNSPECIFIED: KickReason
+KICK_REASON_OTHER_DEVICE: KickReason
+KICK_REASON_BLOCKED: KickReason
+KICK_REASON_TOKEN_CHANGED: KickReason
+KICK_REASON_SERVER: KickReason
+
+class Frame(_message.Message):
+    __slots__ = ("request_id", "login", "login_result", "ping", "pong", "send", "send_ack", "message", "sync", "sync_result", "mark_read", "mark_read_ack", "receipt", "recall", "recall_ack", "typing", "kick", "error", "logout", "read_status", "read_status_result")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    LOGIN_FIELD_NUMBER: _ClassVar[int]
+    LOGIN_RESULT_FIELD_NUMBER: _ClassVar[int]
+    PING_FIELD_NUMBER: _ClassVar[int]
+    PONG_FIELD_NUMBER: _ClassVar[int]
+    SEND_FIELD_NUMBER: _ClassVar[int]
+    SEND_ACK_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    SYNC_FIELD_NUMBER: _ClassVar[int]
+    SYNC_RESULT_FIELD_NUMBER: _ClassVar[int]
+    MARK_READ_FIELD_NUMBER: _ClassVar[int]
+    MARK_READ_ACK_FIELD_NUMBER: _ClassVar[int]
+    RECEIPT_FIELD_NUMBER: _ClassVar[int]
+    RECALL_FIELD_NUMBER: _ClassVar[int]
+    RECALL_ACK_FIELD_NUMBER: _ClassVar[int]
+    TYPING_FIELD_NUMBER: _ClassVar[int]
+    KICK_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    LOGOUT_FIELD_NUMBER: _ClassVar[int]
+    READ_STATUS_FIELD_NUMBER: _ClassVar[int]
+    READ_STATUS_RESULT_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    login: Login
+    login_result: LoginResult
+    ping: Ping
+    pong: Pong
+    send: SendMessage
+    send_ack: SendAck
+    message: Message
+    sync: SyncRequest
+    sync_result: SyncResult
+    mark_read: MarkRead
+    mark_read_ack: MarkReadAck
+    receipt: ReceiptNotice
+    recall: Recall
+    recall_ack: RecallAck
+    typing: Typing
+    kick: Kick
+    error: Error
+    logout: Logout
+    read_status: ReadStatusRequest
+    read_status_result: ReadStatusResult
+    def __init__(self, request_id: _Optional[int] = ..., login: _Optional[_Union[Login, _Mapping]] = ..., login_result: _Optional[_Union[LoginResult, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ..., pong: _Optional[_Union[Pong, _Mapping]] = ..., send: _Optional[_Union[SendMessage, _Mapping]] = ..., send_ack: _Optional[_Union[SendAck, _Mapping]] = ..., message: _Optional[_Union[Message, _Mapping]] = ..., sync: _Optional[_Union[SyncRequest, _Mapping]] = ..., sync_result: _Optional[_Union[SyncResult, _Mapping]] = ..., mark_read: _Optional[_Union[MarkRead, _Mapping]] = ..., mark_read_ack: _Optional[_Union[MarkReadAck, _Mapping]] = ..., receipt: _Optional[_Union[ReceiptNotice, _Mapping]] = ..., recall: _Optional[_Union[Recall, _Mapping]] = ..., recall_ack: _Optional[_Union[RecallAck, _Mapping]] = ..., typing: _Optional[_Union[Typing, _Mapping]] = ..., kick: _Optional[_Union[Kick, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., logout: _Optional[_Union[Logout, _Mapping]] = ..., read_status: _Optional[_Union[ReadStatusRequest, _Mapping]] = ..., read_status_result: _Optional[_Union[ReadStatusResult, _Mapping]] = ...) -> None: ...
+
+class Login(_message.Message):
+    __slots__ = ("app_key", "accid", "token", "device_id", "platform", "client_version", "sync_cursor", "heartbeat_interval", "protocol_version")
+    APP_KEY_FIELD_NUMBER: _ClassVar[int]
+    ACCID_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SYNC_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    app_key: str
+    accid: str
+    token: str
+    device_id: str
+    platform: Platform
+    client_version: str
+    sync_cursor: str
+    heartbeat_interval: int
+    protocol_version: int
+    def __init__(self, app_key: _Optional[str] = ..., accid: _Optional[str] = ..., token: _Optional[str] = ..., device_id: _Optional[str] = ..., platform: _Optional[_Union[Platform, str]] = ..., client_version: _Optional[str] = ..., sync_cursor: _Optional[str] = ..., heartbeat_interval: _Optional[int] = ..., protocol_version: _Optional[int] = ...) -> None: ...
+
+class LoginResult(_message.Message):
+    __slots__ = ("session_id", "server_time", "heartbeat_min", "heartbeat_max", "idle_timeout", "protocol_version", "max_frame_bytes")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    SERVER_TIME_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_MIN_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_MAX_FIELD_NUMBER: _ClassVar[int]
+    IDLE_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    MAX_FRAME_BYTES_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    server_time: int
+    heartbeat_min: int
+    heartbeat_max: int
+    idle_timeout: int
+    protocol_version: int
+    max_frame_bytes: int
+    def __init__(self, session_id: _Optional[str] = ..., server_time: _Optional[int] = ..., heartbeat_min: _Optional[int] = ..., heartbeat_max: _Optional[int] = ..., idle_timeout: _Optional[int] = ..., protocol_version: _Optional[int] = ..., max_frame_bytes: _Optional[int] = ...) -> None: ...
+
+class Ping(_message.Message):
+    __slots__ = ("client_time",)
+    CLIENT_TIME_FIELD_NUMBER: _ClassVar[int]
+    client_time: int
+    def __init__(self, client_time: _Optional[int] = ...) -> None: ...
+
+class Pong(_message.Message):
+    __slots__ = ("server_time",)
+    SERVER_TIME_FIELD_NUMBER: _ClassVar[int]
+    server_time: int
+    def __init__(self, server_time: _Optional[int] = ...) -> None: ...
+
+class Logout(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Kick(_message.Message):
+    __slots__ = ("reason", "detail")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    reason: KickReason
+    detail: str
+    def __init__(self, reason: _Optional[_Union[KickReason, str]] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class Error(_message.Message):
+    __slots__ = ("code", "message", "fatal")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    FATAL_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    message: str
+    fatal: bool
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., fatal: _Optional[bool] = ...) -> None: ...
+
+class Attachment(_message.Message):
+    __slots__ = ("url", "name", "size", "mime_type", "md5", "width", "height", "duration_ms")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    MIME_TYPE_FIELD_NUMBER: _ClassVar[int]
+    MD5_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    name: str
+    size: int
+    mime_type: str
+    md5: str
+    width: int
+    height: int
+    duration_ms: int
+    def __init__(self, url: _Optional[str] = ..., name: _Optional[str] = ..., size: _Optional[int] = ..., mime_type: _Optional[str] = ..., md5: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., duration_ms: _Optional[int] = ...) -> None: ...
+
+class Location(_message.Message):
+    __slots__ = ("latitude", "longitude", "title")
+    LATITUDE_FIELD_NUMBER: _ClassVar[int]
+    LONGITUDE_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    latitude: float
+    longitude: float
+    title: str
+    def __init__(self, latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., title: _Optional[str] = ...) -> None: ...
+
+class SendMessage(_message.Message):
+    __slots__ = ("conversation_type", "target", "type", "client_msg_id", "text", "attachment", "location", "custom", "ext")
+    CONVERSATION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_MSG_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    ATTACHMENT_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_FIELD_NUMBER: _ClassVar[int]
+    EXT_FIELD_NUMBER: _ClassVar[int]
+    conversation_type: ConversationType
+    target: str
+    type: MessageType
+    client_msg_id: str
+    text: str
+    attachment: Attachment
+    location: Location
+    custom: str
+    ext: str
+    def __init__(self, conversation_type: _Optional[_Union[ConversationType, str]] = ..., target: _Optional[str] = ..., type: _Optional[_Union[MessageType, str]] = ..., client_msg_id: _Optional[str] = ..., text: _Optional[str] = ..., attachment: _Optional[_Union[Attachment, _Mapping]] = ..., location: _Optional[_Union[Location, _Mapping]] = ..., custom: _Optional[str] = ..., ext: _Optional[str] = ...) -> None: ...
+
+class SendAck(_message.Message):
+    __slots__ = ("client_msg_id", "server_msg_id", "seq", "server_time", "conversation_type", "target", "duplicate")
+    CLIENT_MSG_ID_FIELD_NUMBER: _ClassVar[int]
+    SERVER_MSG_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    SERVER_TIME_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    client_msg_id: str
+    server_msg_id: str
+    seq: int
+    server_time: int
+    conversation_type: ConversationType
+    target: str
+    duplicate: bool
+    def __init__(self, client_msg_id: _Optional[str] = ..., server_msg_id: _Optional[str] = ..., seq: _Optional[int] = ..., server_time: _Optional[int] = ..., conversation_type: _Optional[_Union[ConversationType, str]] = ..., target: _Optional[str] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+
+class Message(_message.Message):
+    __slots__ = ("server_msg_id", "conversation_type", "target", "from_accid", "seq", "server_time", "type", "client_msg_id", "text", "attachment", "location", "custom", "ext", "recalled", "recalled_seq")
+    SERVER_MSG_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    FROM_ACCID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    SERVER_TIME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_MSG_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    ATTACHMENT_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_FIELD_NUMBER: _ClassVar[int]
+    EXT_FIELD_NUMBER: _ClassVar[int]
+    RECALLED_FIELD_NUMBER: _ClassVar[int]
+    RECALLED_SEQ_FIELD_NUMBER: _ClassVar[int]
+    server_msg_id: str
+    conversation_type: ConversationType
+    target: str
+    from_accid: str
+    seq: int
+    server_time: int
+    type: MessageType
+    client_msg_id: str
+    text: str
+    attachment: Attachment
+    location: Location
+    custom: str
+    ext: str
+    recalled: bool
+    recalled_seq: int
+    def __init__(self, server_msg_id: _Optional[str] = ..., conversation_type: _Optional[_Union[ConversationType, str]] = ..., target: _Optional[str] = ..., from_accid: _Optional[str] = ..., seq: _Optional[int] = ..., server_time: _Optional[int] = ..., type: _Optional[_Union[MessageType, str]] = ..., client_msg_id: _Optional[str] = ..., text: _Optional[str] = ..., attachment: _Optional[_Union[Attachment, _Mapping]] = ..., location: _Optional[_Union[Location, _Mapping]] = ..., custom: _Optional[str] = ..., ext: _Optional[str] = ..., recalled: _Optional[bool] = ..., recalled_seq: _Optional[int] = ...) -> None: ...
+
+class SyncRequest(_message.Message):
+    __slots__ = ("cursor", "conversation_type", "target", "after_seq", "before_seq", "limit")
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    cursor: str
+    conversation_type: ConversationType
+    target: str
+    after_seq: int
+    before_seq: int
+    limit: int
+    def __init__(self, cursor: _Optional[str] = ..., conversation_type: _Optional[_Union[ConversationType, str]] = ..., target: _Optional[str] = ..., after_seq: _Optional[int] = ..., before_seq: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ConversationSummary(_message.Message):
+    __slots__ = ("conversation_type", "target", "last_seq", "read_seq", "peer_read_seq", "unread", "last_message", "updated_at")
+    CONVERSATION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    READ_SEQ_FIELD_NUMBER: _ClassVar[int]
+    PEER_READ_SEQ_FIELD_NUMBER: _ClassVar[int]
+    UNREAD_FIELD_NUMBER: _ClassVar[int]
+    LAST_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    conversation_type: ConversationType
+    target: str
+    last_seq: int
+    read_seq: int
+    peer_read_seq: int
+    unread: int
+    last_message: Message
+    updated_at: int
+    def __init__(self, conversation_type: _Optional[_Union[ConversationType, str]] = ..., target: _Optional[str] = ..., last_seq: _Optional[int] = ..., read_seq: _Optional[int] = ..., peer_read_seq: _Optional[int] = ..., unread: _Optional[int] = ..., last_message: _Optional[_Union[Message, _Mapping]] = ..., updated_at: _Optional[int] = ...) -> None: ...
+
+class SyncResult(_message.Message):
+    __slots__ = ("conversations", "messages", "cursor", "has_more")
+    CONVERSATIONS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    HAS_MORE_FIELD_NUMBER: _ClassVar[int]
+    conversations: _containers.RepeatedCompositeFieldContainer[ConversationSummary]
+    messages: _containers.RepeatedCompositeFieldContainer[Message]
+    cursor: str
+    has_more: bool
+    def __init__(self, conversations: _Optional[_Iterable[_Union[ConversationSummary, _Mapping]]] = ..., messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., cursor: _Optional[str] = ..., has_more: _Optional[bool] = ...) -> None: ...
+
+class MarkRead(_message.Message):
+    __slots__ = ("conversation_type", "target", "seq")
+    CONVERSATION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    conversation_type: ConversationType
+    target: str
+    seq: int
+    def __init__(self, conversation_type: _Optional[_Union[ConversationType, str]] = ..., target: _Optional[str] = ..., seq: _Optional[int] = ...) -> None: ...
+
+class MarkReadAck(_message.Message):
+    __slots__ = ("conversation_type", "target", "read_seq")
+    CONVERSATION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    READ_SEQ_FIELD_NUMBER: _ClassVar[int]
+    conversation_type: ConversationType
+    target: str
+    read_seq: int
+    def __init__(self, conversation_type: _Optional[_Union[ConversationType, str]] = ..., target: _Optional[str] = ..., read_seq: _Optional[int] = ...) -> None: ...
+
+class ReceiptNotice(_message.Message):
+    __slots__ = ("conversation_type", "target", "reader_accid", "read_seq")
+    CONVERSATION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    READER_ACCID_FIELD_NUMBER: _ClassVar[int]
+    READ_SEQ_FIELD_NUMBER: _ClassVar[int]
+    conversation_type: ConversationType
+    target: str
+    reader_accid: str
+    read_seq: int
+    def __init__(self, conversation_type: _Optional[_Union[ConversationType, str]] = ..., target: _Optional[str] = ..., reader_accid: _Optional[str] = ..., read_seq: _Optional[int] = ...) -> None: ...
+
+class ReadStatusRequest(_message.Message):
+    __slots__ = ("team_id", "seq")
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    team_id: str
+    seq: int
+    def __init__(self, team_id: _Optional[str] = ..., seq: _Optional[int] = ...) -> None: ...
+
+class ReadStatusResult(_message.Message):
+    __slots__ = ("team_id", "seq", "read_accids", "unread_accids")
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    READ_ACCIDS_FIELD_NUMBER: _ClassVar[int]
+    UNREAD_ACCIDS_FIELD_NUMBER: _ClassVar[int]
+    team_id: str
+    seq: int
+    read_accids: _containers.RepeatedScalarFieldContainer[str]
+    unread_accids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, team_id: _Optional[str] = ..., seq: _Optional[int] = ..., read_accids: _Optional[_Iterable[str]] = ..., unread_accids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Recall(_message.Message):
+    __slots__ = ("conversation_type", "target", "server_msg_id")
+    CONVERSATION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    SERVER_MSG_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_type: ConversationType
+    target: str
+    server_msg_id: str
+    def __init__(self, conversation_type: _Optional[_Union[ConversationType, str]] = ..., target: _Optional[str] = ..., server_msg_id: _Optional[str] = ...) -> None: ...
+
+class RecallAck(_message.Message):
+    __slots__ = ("server_msg_id", "notice_seq")
+    SERVER_MSG_ID_FIELD_NUMBER: _ClassVar[int]
+    NOTICE_SEQ_FIELD_NUMBER: _ClassVar[int]
+    server_msg_id: str
+    notice_seq: int
+    def __init__(self, server_msg_id: _Optional[str] = ..., notice_seq: _Optional[int] = ...) -> None: ...
+
+class Typing(_message.Message):
+    __slots__ = ("conversation_type", "target", "from_accid")
+    CONVERSATION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    FROM_ACCID_FIELD_NUMBER: _ClassVar[int]
+    conversation_type: ConversationType
+    target: str
+    from_accid: str
+    def __init__(self, conversation_type: _Optional[_Union[ConversationType, str]] = ..., target: _Optional[str] = ..., from_accid: _Optional[str] = ...) -> None: ...
