@@ -234,6 +234,8 @@ IMCLOUD: dict[str, Any] = {
     "GATEWAY_HEARTBEAT_MIN": env_int("IMCLOUD_GATEWAY_HEARTBEAT_MIN", 5, minimum=1),
     "GATEWAY_HEARTBEAT_MAX": env_int("IMCLOUD_GATEWAY_HEARTBEAT_MAX", 600, minimum=1),
     "GATEWAY_HEARTBEAT_DEFAULT": env_int("IMCLOUD_GATEWAY_HEARTBEAT_DEFAULT", 60, minimum=1),
+    # A session idle for 2 heartbeat intervals plus this grace is closed.
+    "GATEWAY_IDLE_GRACE": env_int("IMCLOUD_GATEWAY_IDLE_GRACE", 10, minimum=0),
     "GATEWAY_MAX_FRAME_BYTES": env_int("IMCLOUD_GATEWAY_MAX_FRAME_BYTES", 64 * 1024, minimum=1024),
     "GATEWAY_RATE_PER_SECOND": env_int("IMCLOUD_GATEWAY_RATE_PER_SECOND", 100, minimum=1),
     "GATEWAY_RATE_BURST": env_int("IMCLOUD_GATEWAY_RATE_BURST", 200, minimum=1),

@@ -62,4 +62,10 @@ os.environ.setdefault("IMCLOUD_LOG_LEVEL", "WARNING")
 from imcloud.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# One test database per pytest process, so that concurrent runs on one machine (several
+# terminals, or CI beside a developer) never drop or flush each other's database.
+# (SQLite tests use an in-memory database, private to the process already.)
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):  # noqa: F405
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = f"test_imcloud_{os.getpid()}"  # noqa: F405
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

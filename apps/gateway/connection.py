@@ -222,7 +222,7 @@ class Connection:
         interval = max(
             setting_int("GATEWAY_HEARTBEAT_MIN"), min(interval, setting_int("GATEWAY_HEARTBEAT_MAX"))
         )
-        self.idle_timeout = interval * 2 + 10
+        self.idle_timeout = interval * 2 + setting_int("GATEWAY_IDLE_GRACE")
         # Registered here before presence, and presence before any sync read: a message committed
         # after the client's sync snapshot is therefore always delivered live.
         self.process.add_session(self)

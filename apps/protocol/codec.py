@@ -53,7 +53,13 @@ def decode(*, text: str | None, data: bytes | None, encoding: Encoding) -> Frame
     if text is None:
         raise FrameDecodeError("wrong_frame_kind", "imcloud.v1.json takes text WebSocket messages")
     try:
-        json_format.Parse(text, frame)
+        value = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise FrameDecodeError("malformed_frame", f"not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise FrameDecodeError("malformed_frame", "a JSON frame is an object")
+    try:
+        json_format.ParseDict(value, frame)
     except (json_format.ParseError, RecursionError) as exc:
         raise FrameDecodeError("malformed_frame", f"not a JSON Frame: {exc}") from exc
     return frame
