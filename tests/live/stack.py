@@ -148,3 +148,48 @@ def running_stack(env: dict[str, str], log_path: Path) -> Iterator[Stack]:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(child, signal.SIGKILL)
             process.wait()
+
+
+@dataclass
+class Gateways:
+    bases: list[str]
+    env: dict[str, str]
+    processes: list[subprocess.Popen[str]]
+
+    def ws(self, index: int) -> str:
+        return self.bases[index].replace("http://", "ws://") + "/ws"
+
+
+@contextlib.contextmanager
+def running_gateways(env: dict[str, str], count: int, log_dir: Path) -> Iterator[Gateways]:
+    """``count`` daphne processes sharing one database and one Redis, as in production."""
+    manage(env, "migrate", "--noinput")
+    ports = [free_port() for _ in range(count)]
+    daphne = str(Path(sys.executable).parent / "daphne")
+    processes = []
+    for index, port in enumerate(ports):
+        with (log_dir / f"daphne-{index}.log").open("w") as log:
+            processes.append(
+                subprocess.Popen(
+                    [daphne, "-b", "127.0.0.1", "-p", str(port), "imcloud.asgi:application"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
+            )
+    gateways = Gateways([f"http://127.0.0.1:{port}" for port in ports], env, processes)
+    try:
+        for base in gateways.bases:
+            wait_for_health(base)
+        yield gateways
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

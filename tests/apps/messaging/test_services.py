@@ -4,6 +4,7 @@ import threading
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.db import connection
 
 from apps.core.errors import DomainError
@@ -48,6 +49,10 @@ def test_a_message_to_oneself_is_a_conversation_of_one(pair):
     assert ConversationMember.objects.filter(conversation=result.message.conversation).count() == 1
 
 
+@pytest.mark.skipif(
+    not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
+    reason="concurrent writers need PostgreSQL (the in-memory SQLite test database serialises them)",
+)
 @pytest.mark.django_db(transaction=True)
 def test_racing_retries_of_one_client_msg_id_store_one_message():
     app = AppFactory()
