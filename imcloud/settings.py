@@ -115,19 +115,22 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache (nonces, rate limits), Celery broker ------------------------------
 REDIS_URL = env_str("REDIS_URL")
+# Prefix of every Redis key and channel we create, so several deployments (or test runs) can
+# share one Redis database.
+REDIS_NAMESPACE = env_str("IMCLOUD_REDIS_NAMESPACE", "imcloud")
 CHANNEL_LAYERS: dict[str, Any]
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "imcloud"},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": REDIS_NAMESPACE},
         }
     }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "imcloud",
+            "KEY_PREFIX": REDIS_NAMESPACE,
         }
     }
 else:

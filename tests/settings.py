@@ -58,6 +58,8 @@ for _name, _url in _choose_services().items():
 os.environ.setdefault("IMCLOUD_SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("IMCLOUD_DATA_DIR", tempfile.mkdtemp(prefix="imcloud-test-"))
 os.environ.setdefault("IMCLOUD_LOG_LEVEL", "WARNING")
+# Concurrent test runs share Redis database 14; their keys and channels must not meet.
+os.environ.setdefault("IMCLOUD_REDIS_NAMESPACE", f"imcloud-test-{os.getpid()}")
 
 from imcloud.settings import *  # noqa: E402,F403
 

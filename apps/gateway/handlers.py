@@ -66,8 +66,8 @@ async def send(conn: Connection, frame: pb.Frame) -> None:
         server_msg_id=str(message.pk),
         seq=message.seq,
         server_time=message.created_ms,
-        conversation_type=request.conversation_type,
-        target=request.target,
+        conversation_type=ctype(result.place.conversation.kind),
+        target=result.place.target,
         duplicate=result.duplicate,
     )
     await conn.reply(pb.Frame(request_id=frame.request_id, send_ack=ack))

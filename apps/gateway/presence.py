@@ -1,6 +1,6 @@
 """Which gateway process holds which user's sessions.
 
-Redis, when configured: one hash per user, ``imcloud:presence:<user_id>``, field = session id,
+Redis, when configured: one hash per user, ``<namespace>:presence:<user_id>``, field = session id,
 value = "<process channel>|<device class>|<device id>|<expires at, unix s>". A gateway process
 refreshes all of its sessions in one pipeline every PRESENCE_REFRESH seconds, so an entry outlives
 its process by at most PRESENCE_TTL; readers ignore expired entries. Without Redis (the embedded
@@ -22,7 +22,6 @@ from django.conf import settings
 
 PRESENCE_TTL = 90
 PRESENCE_REFRESH = 30
-KEY_PREFIX = "imcloud:presence:"
 
 
 @dataclass(frozen=True)
@@ -53,19 +52,20 @@ class PresenceStore(Protocol):
 
 
 class RedisPresence:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, namespace: str) -> None:
         self.client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5)
+        self.prefix = f"{namespace}:presence:"
 
     def put(self, entries: Iterable[SessionEntry]) -> None:
         pipe = self.client.pipeline(transaction=False)
         for entry in entries:
-            key = f"{KEY_PREFIX}{entry.user_id}"
+            key = f"{self.prefix}{entry.user_id}"
             pipe.hset(key, entry.session_id, entry.encode())
             pipe.expire(key, PRESENCE_TTL)
         pipe.execute()
 
     def drop(self, user_id: int, session_id: str) -> None:
-        self.client.hdel(f"{KEY_PREFIX}{user_id}", session_id)
+        self.client.hdel(f"{self.prefix}{user_id}", session_id)
 
     def lookup(self, user_ids: Iterable[int]) -> dict[int, list[SessionEntry]]:
         ids = list(dict.fromkeys(user_ids))
@@ -73,7 +73,7 @@ class RedisPresence:
             return {}
         pipe = self.client.pipeline(transaction=False)
         for user_id in ids:
-            pipe.hgetall(f"{KEY_PREFIX}{user_id}")
+            pipe.hgetall(f"{self.prefix}{user_id}")
         now = time.time()
         found: dict[int, list[SessionEntry]] = {}
         for user_id, fields in zip(ids, pipe.execute(), strict=True):
@@ -112,12 +112,12 @@ class MemoryPresence:
 
 
 @lru_cache(maxsize=4)
-def _store_for(redis_url: str) -> PresenceStore:
-    return RedisPresence(redis_url) if redis_url else MemoryPresence()
+def _store_for(redis_url: str, namespace: str) -> PresenceStore:
+    return RedisPresence(redis_url, namespace) if redis_url else MemoryPresence()
 
 
 def presence_store() -> PresenceStore:
-    return _store_for(settings.REDIS_URL)
+    return _store_for(settings.REDIS_URL, settings.REDIS_NAMESPACE)
 
 
 def expiry() -> float:

@@ -6,6 +6,7 @@ and refuses strangers, in exactly one way.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -24,6 +25,29 @@ class Place:
     conversation: Conversation
     member: ConversationMember
     peer: ImUser | None
+
+    @property
+    def target(self) -> str:
+        """How the member names this conversation: the peer's accid, or the team id."""
+        return self.peer.accid if self.peer is not None else str(self.conversation.pk)
+
+
+TEAM_ID = re.compile(r"[0-9]{1,18}")
+
+
+def is_id(value: str) -> bool:
+    """A database id as clients write it; ``str.isdigit`` would also pass "²", which int() refuses."""
+    return TEAM_ID.fullmatch(value) is not None
+
+
+def place_in(*, conversation: Conversation, user: ImUser) -> Place:
+    """The user's place in a conversation already known to hold them."""
+    member = ConversationMember.objects.get(conversation=conversation, user=user)
+    if conversation.kind == ConversationKind.TEAM:
+        return Place(conversation=conversation, member=member, peer=None)
+    peer_id = conversation.user_high_id if conversation.user_low_id == user.pk else conversation.user_low_id
+    assert peer_id is not None  # a one-to-one conversation has both users
+    return Place(conversation=conversation, member=member, peer=ImUser.objects.get(pk=peer_id))
 
 
 def _kind(kind: int) -> ConversationKind:
@@ -80,7 +104,7 @@ def place_for(*, app: App, user: ImUser, kind: int, target: str, create: bool) -
             conversation = found
         member = ConversationMember.objects.get(conversation=conversation, user=user)
         return Place(conversation=conversation, member=member, peer=peer)
-    if not target.isdigit() or len(target) > 18:
+    if not is_id(target):
         raise errors.no_such_team(target)
     team_member = (
         ConversationMember.objects.select_related("conversation")

@@ -18,7 +18,7 @@ from apps.imusers.models import ImUser
 from apps.messaging import errors, limits
 from apps.messaging.clock import now_ms
 from apps.messaging.content import MessageContent, content_to_body
-from apps.messaging.conversations import Place, place_for
+from apps.messaging.conversations import Place, is_id, place_for, place_in
 from apps.messaging.models import (
     ConversationKind,
     ConversationMember,
@@ -141,8 +141,8 @@ def message_send(
         message = duplicate
     else:
         return SendResult(message=message, place=place, duplicate=False)
-    place = place_for(app=app, user=sender, kind=conversation_type, target=target, create=False)
-    assert place is not None
+    # The original may name another conversation than this retry does: its ack tells where it went.
+    place = place_in(conversation=message.conversation, user=sender)
     return SendResult(message=message, place=place, duplicate=True)
 
 
@@ -168,7 +168,7 @@ def message_recall(
     (``as_app_server``) may recall anyone's within the same window.
     """
     place = place_for(app=app, user=actor, kind=conversation_type, target=target, create=False)
-    if place is None or not server_msg_id.isdigit():
+    if place is None or not is_id(server_msg_id):
         raise errors.no_such_message()
     with transaction.atomic():
         original = (

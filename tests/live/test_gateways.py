@@ -10,19 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 
 from apps.protocol import imcloud_pb2 as pb
 from tests.gateway_client import GatewayClient
 from tests.live.stack import Gateways, http, manage, running_gateways, signed_headers, stack_env
+from tests.markers import requires_services
 
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.skipif(
-        not (settings.DATABASES["default"]["ENGINE"].endswith("postgresql") and settings.REDIS_URL),
-        reason="PostgreSQL and Redis are not up (CI requires them)",
-    ),
-]
+pytestmark = [pytest.mark.live, requires_services]
 P2P, TEAM = pb.CONVERSATION_TYPE_P2P, pb.CONVERSATION_TYPE_TEAM
 
 

@@ -13,13 +13,10 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from django.conf import settings
 
 from tests.live.readme import readme_block, with_keys
 from tests.live.stack import (
@@ -35,11 +32,9 @@ from tests.live.stack import (
     stack_env,
     wait_for_health,
 )
+from tests.markers import requires_services
 
 pytestmark = pytest.mark.live
-
-USING_SERVICES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql") and bool(settings.REDIS_URL)
-ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture
@@ -49,21 +44,10 @@ def embedded_stack(tmp_path: Path) -> Iterator[Stack]:
 
 
 @pytest.fixture
-def services_stack(tmp_path: Path) -> Iterator[Stack]:
-    name = f"imcloud_live_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    env = stack_env(
-        tmp_path,
-        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{name}",
-        REDIS_URL="redis://127.0.0.1:6379/13",
-    )
-    try:
-        with running_stack(env, tmp_path / "stack.log") as stack:
-            yield stack
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def services_stack(tmp_path: Path, live_database: str, live_redis: str) -> Iterator[Stack]:
+    env = stack_env(tmp_path, DATABASE_URL=live_database, REDIS_URL=live_redis)
+    with running_stack(env, tmp_path / "stack.log") as stack:
+        yield stack
 
 
 def _first_signed_call(stack: Stack) -> None:
@@ -141,7 +125,7 @@ def test_embedded_stack_serves_console_api_and_health_then_stops(embedded_stack:
     _stops_everything_on_ctrl_c(embedded_stack)
 
 
-@pytest.mark.skipif(not USING_SERVICES, reason="PostgreSQL and Redis are not up (CI requires them)")
+@requires_services
 def test_services_stack_uses_postgres_and_redis(services_stack: Stack):
     health = wait_for_health(services_stack.base).json()
     assert {name: c["backend"] for name, c in health["components"].items()} == {

@@ -4,7 +4,6 @@ import threading
 
 import pytest
 import time_machine
-from django.conf import settings
 from django.db import connection
 
 from apps.core.errors import DomainError
@@ -14,6 +13,7 @@ from apps.messaging.selectors import conversations_changed, messages_page, team_
 from apps.messaging.services import conversation_mark_read, message_recall, message_send
 from apps.teams.services import team_create, team_mute_all, team_mute_member
 from tests.factories import AppFactory, ImUserFactory
+from tests.markers import requires_postgres
 
 TEXT = MessageContent(type=MessageType.TEXT, text="hello")
 
@@ -49,10 +49,7 @@ def test_a_message_to_oneself_is_a_conversation_of_one(pair):
     assert ConversationMember.objects.filter(conversation=result.message.conversation).count() == 1
 
 
-@pytest.mark.skipif(
-    not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
-    reason="concurrent writers need PostgreSQL (the in-memory SQLite test database serialises them)",
-)
+@requires_postgres
 @pytest.mark.django_db(transaction=True)
 def test_racing_retries_of_one_client_msg_id_store_one_message():
     app = AppFactory()
@@ -183,3 +180,28 @@ def test_messages_past_retention_are_not_served(pair):
         _send(app, alice, "bob", "new")
         page = messages_page(app=app, user=bob, conversation_type=1, target="alice")
     assert [m.client_msg_id for m in page.messages] == ["new"]
+
+
+def test_a_retry_naming_another_recipient_returns_the_original(pair):
+    app, alice, _ = pair
+    ImUserFactory(app=app, accid="carol")
+    first = _send(app, alice, "bob", "x")
+    retry = _send(app, alice, "carol", "x")
+    assert retry.duplicate is True
+    assert (retry.message.pk, retry.place.target) == (first.message.pk, "bob")
+
+
+@pytest.mark.parametrize("target", ["²", "١٢", "12a", "", "1" * 19])
+def test_team_targets_that_are_not_plain_ids_are_unknown_teams(pair, target):
+    app, alice, _ = pair
+    with pytest.raises(DomainError) as refused:
+        _send(app, alice, target, "t-1", kind=ConversationKind.TEAM)
+    assert refused.value.code == "no_such_team"
+
+
+def test_recalling_a_non_numeric_id_is_no_such_message(pair):
+    app, alice, _ = pair
+    _send(app, alice, "bob", "a-1")
+    with pytest.raises(DomainError) as refused:
+        message_recall(app=app, actor=alice, conversation_type=1, target="bob", server_msg_id="²")
+    assert refused.value.code == "no_such_message"
