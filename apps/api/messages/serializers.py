@@ -6,14 +6,20 @@ enums spelt as strings ("p2p", "text"), ``from``/``to`` instead of the receiver-
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import serializers
 
-from apps.api.fields import StrictCharField, StrictSerializer
+from apps.api.fields import (
+    EnumField,
+    QueryIntegerField,
+    StrictCharField,
+    StrictFloatField,
+    StrictIntegerField,
+    StrictSerializer,
+)
 from apps.imusers import limits as user_limits
 from apps.messaging import limits
 from apps.messaging.content import MEDIA_TYPES, Attachment, Location, MessageContent
@@ -29,59 +35,7 @@ UINT32_MAX = 2**32 - 1
 INT64_MAX = 2**63 - 1
 # A batch derives each recipient's client_msg_id as "<client_msg_id>:<to>", which must still fit.
 BATCH_CLIENT_MSG_ID_MAX = limits.CLIENT_MSG_ID_MAX - user_limits.ACCID_MAX_LENGTH - 1
-QUERY_INT = re.compile(r"[0-9]{1,18}")
 SERVER_MSG_ID = TEAM_ID = re.compile(r"[0-9]{1,18}")
-
-
-# --- Strict fields -----------------------------------------------------------------------------
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer, and only that: "12", 12.0 and true are refused."""
-
-    default_error_messages = {"invalid": "Must be an integer."}
-
-    def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return int(data)
-
-
-class StrictFloatField(serializers.FloatField):
-    """A JSON number (integer or not): "1.5" and true are refused."""
-
-    default_error_messages = {"invalid": "Must be a number."}
-
-    def to_internal_value(self, data: Any) -> float:
-        if isinstance(data, bool) or not isinstance(data, int | float) or not math.isfinite(data):
-            self.fail("invalid")
-        return float(data)
-
-
-class QueryIntegerField(serializers.IntegerField):
-    """A query-string integer: decimal digits only ("1.0", "-1", "1e3" are refused)."""
-
-    default_error_messages = {"invalid": "Must be a whole number written in digits."}
-
-    def to_internal_value(self, data: Any) -> int:
-        if not isinstance(data, str) or not QUERY_INT.fullmatch(data):
-            self.fail("invalid")
-        return int(data)
-
-
-class EnumField(serializers.ChoiceField):
-    """A string naming one value of an integer enum; validated data is the integer."""
-
-    default_error_messages = {"invalid_choice": "Must be one of: {choices}."}
-
-    def __init__(self, mapping: Mapping[str, int], **kwargs: Any) -> None:
-        self.mapping = dict(mapping)
-        super().__init__(choices=list(self.mapping), **kwargs)
-
-    def to_internal_value(self, data: Any) -> int:  # type: ignore[override]  # the enum's value
-        if not isinstance(data, str) or data not in self.mapping:
-            self.fail("invalid_choice", choices=", ".join(self.mapping))
-        return self.mapping[data]
 
 
 def _accid_format(value: str) -> None:

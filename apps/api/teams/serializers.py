@@ -5,21 +5,10 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.api.fields import StrictBooleanField, StrictCharField, StrictSerializer
+from apps.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField, StrictSerializer
 from apps.imusers import limits as user_limits
 from apps.messaging.models import MemberRole
 from apps.teams import limits
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """An integer, and only that: "12", 12.0 and true are refused."""
-
-    default_error_messages = {"invalid": "Must be an integer."}
-
-    def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return int(super().to_internal_value(data))
 
 
 class StrictAccidListField(serializers.ListField):
