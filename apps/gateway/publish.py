@@ -90,45 +90,39 @@ async def _send_all(messages: dict[str, dict[str, Any]]) -> None:
 # --- What each domain event means on the wire -------------------------------------------------
 
 
-def message_created(*, message: Message, origin_session: str) -> None:
-    from apps.imusers.models import ImUser
+def message_created(*, message: Message, place: Place, origin_session: str) -> None:
+    """Push a stored message to every member's live sessions (but the sending one).
+
+    ``place`` is a member's place in the conversation: it saves looking up the P2P peer.
+    """
     from apps.messaging.models import ConversationKind, ConversationMember
 
-    conversation = message.conversation
+    conversation = place.conversation
     sender_accid = message.sender.accid
     if conversation.kind == ConversationKind.TEAM:
         members = list(
             ConversationMember.objects.filter(conversation=conversation).values_list("user_id", flat=True)
         )
-        frame = push_frame(
-            message=message_proto(
-                message, target=str(conversation.pk), from_accid=sender_accid, kind=ConversationKind.TEAM
-            )
+        out = message_proto(
+            message, target=str(conversation.pk), from_accid=sender_accid, kind=conversation.kind
         )
-        route([(members, frame)], exclude_session=origin_session)
+        route([(members, push_frame(message=out))], exclude_session=origin_session)
         return
-    low, high = conversation.user_low_id, conversation.user_high_id
-    assert low is not None
-    assert high is not None
-    peer_id = high if message.sender_id == low else low
-    peer_accid = (
-        sender_accid
-        if peer_id == message.sender_id
-        else ImUser.objects.values_list("accid", flat=True).get(pk=peer_id)
+    # The other side from the sender's point of view; ``place`` may be the other side's own (an
+    # app server recalling as the recipient), in which case the other side is its member.
+    from apps.imusers.models import ImUser
+
+    peer = (
+        place.peer
+        if place.member.user_id == message.sender_id
+        else ImUser.objects.get(pk=place.member.user_id)
     )
-    to_peer = push_frame(
-        message=message_proto(
-            message, target=sender_accid, from_accid=sender_accid, kind=ConversationKind.P2P
-        )
-    )
-    groups: list[Group] = [([peer_id], to_peer)]
-    if peer_id != message.sender_id:
-        to_self = push_frame(
-            message=message_proto(
-                message, target=peer_accid, from_accid=sender_accid, kind=ConversationKind.P2P
-            )
-        )
-        groups.append(([message.sender_id], to_self))
+    assert peer is not None
+    to_peer = message_proto(message, target=sender_accid, from_accid=sender_accid, kind=conversation.kind)
+    groups: list[Group] = [([peer.pk], push_frame(message=to_peer))]
+    if peer.pk != message.sender_id:
+        to_self = message_proto(message, target=peer.accid, from_accid=sender_accid, kind=conversation.kind)
+        groups.append(([message.sender_id], push_frame(message=to_self)))
     route(groups, exclude_session=origin_session)
 
 

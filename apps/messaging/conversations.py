@@ -92,18 +92,25 @@ def place_for(*, app: App, user: ImUser, kind: int, target: str, create: bool) -
     """
     if _kind(kind) is ConversationKind.P2P:
         peer = _peer(app=app, target=target)
-        if create:
-            conversation = _p2p_get_or_create(app=app, user=user, peer=peer)
-        else:
-            low, high = sorted((user, peer), key=lambda u: u.pk)
-            found = Conversation.objects.filter(
-                app=app, kind=ConversationKind.P2P, user_low=low, user_high=high
-            ).first()
-            if found is None:
+        low, high = sorted((user, peer), key=lambda u: u.pk)
+        # One query for the usual case: the conversation exists and we need the user's row in it.
+        member = (
+            ConversationMember.objects.select_related("conversation")
+            .filter(
+                user=user,
+                conversation__app=app,
+                conversation__kind=ConversationKind.P2P,
+                conversation__user_low=low,
+                conversation__user_high=high,
+            )
+            .first()
+        )
+        if member is None:
+            if not create:
                 return None
-            conversation = found
-        member = ConversationMember.objects.get(conversation=conversation, user=user)
-        return Place(conversation=conversation, member=member, peer=peer)
+            conversation = _p2p_get_or_create(app=app, user=user, peer=peer)
+            member = ConversationMember.objects.get(conversation=conversation, user=user)
+        return Place(conversation=member.conversation, member=member, peer=peer)
     if not is_id(target):
         raise errors.no_such_team(target)
     team_member = (

@@ -132,7 +132,7 @@ def message_send(
                 read_seq=message.seq, updated_ms=message.created_ms
             )
             transaction.on_commit(
-                partial(publish.message_created, message=message, origin_session=origin_session)
+                partial(publish.message_created, message=message, place=place, origin_session=origin_session)
             )
     except IntegrityError:
         duplicate = _find_duplicate(app=app, sender=sender, client_msg_id=client_msg_id)
@@ -203,7 +203,9 @@ def message_recall(
             body={},
             recalled_seq=original.seq,
         )
-        transaction.on_commit(partial(publish.message_created, message=notice, origin_session=""))
+        transaction.on_commit(
+            partial(publish.message_created, message=notice, place=place, origin_session="")
+        )
     logger.info("message recalled", extra={"app_key": app.app_key, "message_id": original.pk})
     return RecallResult(original=original, notice=notice, duplicate=False)
 

@@ -141,3 +141,20 @@ async def test_pushes_that_arrive_during_login_follow_the_login_result(app, user
     alice = await connect("alice")
     await alice.send_text("bob", "first", "c-1")
     assert (await bob.next_push("message")).message.text == "first"
+
+
+async def test_an_app_server_recall_named_from_the_recipients_side_reaches_both_sides_rightly(
+    app, users, connect
+):
+    from apps.messaging.services import message_recall
+
+    alice, bob = await connect("alice"), await connect("bob")
+    ack = await alice.send_text("bob", "take it back", "c-1")
+    await bob.next_push("message")
+    await db_async(message_recall)(
+        app=app, actor=users["bob"], conversation_type=pb.CONVERSATION_TYPE_P2P, target="alice",
+        server_msg_id=ack.send_ack.server_msg_id, as_app_server=True,
+    )  # fmt: skip
+    to_alice, to_bob = await alice.next_push("message"), await bob.next_push("message")
+    assert (to_alice.message.target, to_alice.message.type) == ("bob", pb.MESSAGE_TYPE_RECALL)
+    assert (to_bob.message.target, to_bob.message.recalled_seq) == ("alice", 1)
