@@ -94,7 +94,8 @@ if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(
             DATABASE_URL,
-            conn_max_age=env_int("IMCLOUD_DB_CONN_MAX_AGE", 0, minimum=0),
+            # Reused connections: the gateway runs all its database work on one thread per process.
+            conn_max_age=env_int("IMCLOUD_DB_CONN_MAX_AGE", 60, minimum=0),
             conn_health_checks=True,
         )
     }

@@ -67,6 +67,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # One test database per pytest process, so that concurrent runs on one machine (several
 # terminals, or CI beside a developer) never drop or flush each other's database.
+# Connections opened on the gateway's database thread must not outlive a test, or the test
+# database cannot be dropped at the end of the run.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # (SQLite tests use an in-memory database, private to the process already.)
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):  # noqa: F405
     DATABASES["default"].setdefault("TEST", {})["NAME"] = f"test_imcloud_{os.getpid()}"  # noqa: F405

@@ -13,6 +13,7 @@ from apps.gateway.frames import ctype, message_proto
 from apps.messaging import selectors, services
 from apps.messaging.content import Attachment, Location, MessageContent
 from apps.messaging.models import Message
+from apps.messaging.sending import SendRequest
 from apps.protocol import imcloud_pb2 as pb
 
 if TYPE_CHECKING:
@@ -50,16 +51,22 @@ async def ping(conn: Connection, frame: pb.Frame) -> None:
 
 async def send(conn: Connection, frame: pb.Frame) -> None:
     assert conn.session is not None
+    assert conn.process is not None
     request = frame.send
-    result = await database_sync_to_async(services.message_send)(
-        app=conn.session.app,
-        sender=conn.session.user,
-        conversation_type=request.conversation_type,
-        target=request.target,
-        client_msg_id=request.client_msg_id,
-        content=_content(request),
-        origin_session=conn.session_id,
+    outcome = await conn.process.sends.submit(
+        SendRequest(
+            app=conn.session.app,
+            sender=conn.session.user,
+            conversation_type=request.conversation_type,
+            target=request.target,
+            client_msg_id=request.client_msg_id,
+            content=_content(request),
+            origin_session=conn.session_id,
+        )
     )
+    if isinstance(outcome, DomainError):
+        raise outcome
+    result = outcome
     message = result.message
     ack = pb.SendAck(
         client_msg_id=message.client_msg_id,

@@ -9,6 +9,7 @@ quick start, one process) the same table lives in this process's memory.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import defaultdict
@@ -18,6 +19,7 @@ from functools import lru_cache
 from typing import Protocol
 
 import redis
+import redis.asyncio as aioredis
 from django.conf import settings
 
 PRESENCE_TTL = 90
@@ -49,12 +51,30 @@ class PresenceStore(Protocol):
     def put(self, entries: Iterable[SessionEntry]) -> None: ...
     def drop(self, user_id: int, session_id: str) -> None: ...
     def lookup(self, user_ids: Iterable[int]) -> dict[int, list[SessionEntry]]: ...
+    async def alookup(self, user_ids: Iterable[int]) -> dict[int, list[SessionEntry]]: ...
+
+
+def _live(user_ids: list[int], tables: list[dict[str, str]]) -> dict[int, list[SessionEntry]]:
+    now = time.time()
+    found: dict[int, list[SessionEntry]] = {}
+    for user_id, fields in zip(user_ids, tables, strict=True):
+        live = [
+            entry
+            for session_id, raw in fields.items()
+            if (entry := SessionEntry.decode(user_id, session_id, raw)) and entry.expires_at > now
+        ]
+        if live:
+            found[user_id] = live
+    return found
 
 
 class RedisPresence:
     def __init__(self, url: str, namespace: str) -> None:
+        self.url = url
         self.client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5)
         self.prefix = f"{namespace}:presence:"
+        # asyncio clients belong to one event loop each.
+        self._async: dict[asyncio.AbstractEventLoop, aioredis.Redis] = {}
 
     def put(self, entries: Iterable[SessionEntry]) -> None:
         pipe = self.client.pipeline(transaction=False)
@@ -74,17 +94,24 @@ class RedisPresence:
         pipe = self.client.pipeline(transaction=False)
         for user_id in ids:
             pipe.hgetall(f"{self.prefix}{user_id}")
-        now = time.time()
-        found: dict[int, list[SessionEntry]] = {}
-        for user_id, fields in zip(ids, pipe.execute(), strict=True):
-            live = [
-                entry
-                for session_id, raw in fields.items()
-                if (entry := SessionEntry.decode(user_id, session_id, raw)) and entry.expires_at > now
-            ]
-            if live:
-                found[user_id] = live
-        return found
+        return _live(ids, pipe.execute())
+
+    async def alookup(self, user_ids: Iterable[int]) -> dict[int, list[SessionEntry]]:
+        ids = list(dict.fromkeys(user_ids))
+        if not ids:
+            return {}
+        loop = asyncio.get_running_loop()
+        client = self._async.get(loop)
+        if client is None:
+            for stale in [lp for lp in self._async if lp.is_closed()]:
+                del self._async[stale]
+            client = self._async[loop] = aioredis.Redis.from_url(
+                self.url, decode_responses=True, socket_timeout=5
+            )
+        pipe = client.pipeline(transaction=False)
+        for user_id in ids:
+            pipe.hgetall(f"{self.prefix}{user_id}")
+        return _live(ids, await pipe.execute())
 
 
 class MemoryPresence:
@@ -109,6 +136,9 @@ class MemoryPresence:
                 for user_id in user_ids
             }
         return {user_id: entries for user_id, entries in found.items() if entries}
+
+    async def alookup(self, user_ids: Iterable[int]) -> dict[int, list[SessionEntry]]:
+        return self.lookup(user_ids)
 
 
 @lru_cache(maxsize=4)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections import defaultdict
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
+from apps.gateway import registry
+from apps.gateway.batching import SendBatcher
 from apps.gateway.presence import PRESENCE_REFRESH, SessionEntry, expiry, presence_store
 
 if TYPE_CHECKING:
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SWEEP_INTERVAL = 1.0
+GC_THRESHOLD = 50_000
 
 
 class GatewayProcess:
@@ -40,6 +44,7 @@ class GatewayProcess:
         self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._start_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
+        self.sends = SendBatcher(loop)
 
     async def ensure_started(self) -> None:
         if self.channel:
@@ -47,6 +52,9 @@ class GatewayProcess:
         async with self._start_lock:
             if self.channel:
                 return
+            # Long-lived objects (modules, settings, the ORM's caches) need no collecting, and a
+            # full collection in the middle of a large fan-out is what shows up in its tail.
+            _tune_gc_once()
             layer = get_channel_layer()
             assert layer is not None
             self.channel = await layer.new_channel("gateway.")
@@ -56,7 +64,7 @@ class GatewayProcess:
                 self.loop.create_task(self._sweep()),
                 self.loop.create_task(self._refresh_presence()),
             ]
-            _by_channel[self.channel] = self
+            registry.remember(self.channel, self)
             logger.info("gateway process started", extra={"channel": self.channel})
 
     # --- connections ---------------------------------------------------------------------------
@@ -117,15 +125,15 @@ class GatewayProcess:
     async def handle(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
         if kind == "gw.deliver":
-            await self._deliver(message["groups"], message.get("exclude", ""))
+            await self._deliver(message["groups"])
         elif kind == "gw.kick":
             for session_id in message["sessions"]:
                 conn = self.by_session.get(session_id)
                 if conn is not None:
                     await conn.kick(message["reason"], message.get("detail", ""))
 
-    async def _deliver(self, groups: list[list[Any]], exclude: str) -> None:
-        for user_ids, frame in groups:
+    async def _deliver(self, groups: list[list[Any]]) -> None:
+        for user_ids, frame, exclude in groups:
             encoded: dict[Any, bytes | str] = {}
             for user_id in user_ids:
                 for conn in list(self.by_user.get(user_id, ())):
@@ -160,7 +168,15 @@ class GatewayProcess:
 
 
 _by_loop: dict[asyncio.AbstractEventLoop, GatewayProcess] = {}
-_by_channel: dict[str, GatewayProcess] = {}
+_gc_tuned = False
+
+
+def _tune_gc_once() -> None:
+    global _gc_tuned
+    if not _gc_tuned:
+        _gc_tuned = True
+        gc.freeze()
+        gc.set_threshold(GC_THRESHOLD, 20, 50)
 
 
 async def current_process() -> GatewayProcess:
@@ -169,15 +185,7 @@ async def current_process() -> GatewayProcess:
     process = _by_loop.get(loop)
     if process is None:
         for stale in [lp for lp in _by_loop if lp.is_closed()]:
-            _by_channel.pop(_by_loop.pop(stale).channel, None)
+            registry.forget(_by_loop.pop(stale).channel)
         process = _by_loop[loop] = GatewayProcess(loop)
     await process.ensure_started()
-    return process
-
-
-def local_process(channel: str) -> GatewayProcess | None:
-    """The process behind ``channel`` if it lives in this OS process (then no layer hop is needed)."""
-    process = _by_channel.get(channel)
-    if process is None or process.loop.is_closed():
-        return None
     return process

@@ -9,43 +9,71 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from apps.gateway.frames import ctype, message_proto, push_frame
-from apps.gateway.presence import presence_store
-from apps.gateway.process import local_process
+from apps.gateway.presence import SessionEntry, presence_store
+from apps.gateway.registry import local_process
 from apps.protocol import imcloud_pb2 as pb
 
 if TYPE_CHECKING:
     from apps.imusers.models import ImUser
     from apps.messaging.conversations import Place
-    from apps.messaging.models import Message
+    from apps.messaging.sending import SendResult
 
 logger = logging.getLogger(__name__)
 
-Group = tuple[list[int], bytes]
+# Users, one serialised frame for all of them, and a session not to send it to (the origin).
+Group = tuple[list[int], bytes, str]
 
 
-def route(groups: list[Group], *, exclude_session: str = "") -> int:
-    """Send each group's frame to every live session of its users; returns the processes reached."""
-    everyone = {user_id for user_ids, _ in groups for user_id in user_ids}
-    sessions = presence_store().lookup(everyone)
+def _batches(groups: list[Group], sessions: dict[int, list[SessionEntry]]) -> dict[str, dict[str, Any]]:
+    """One layer message per destination process, listing its users per frame."""
     batches: dict[str, list[list[Any]]] = defaultdict(list)
-    for user_ids, frame in groups:
+    for user_ids, frame, exclude in groups:
         per_process: dict[str, list[int]] = defaultdict(list)
         for user_id in user_ids:
             for process in {entry.process for entry in sessions.get(user_id, ())}:
                 per_process[process].append(user_id)
         for process, local_users in per_process.items():
-            batches[process].append([local_users, frame])
-    messages = {
-        process: {"type": "gw.deliver", "groups": process_groups, "exclude": exclude_session}
-        for process, process_groups in batches.items()
-    }
+            batches[process].append([local_users, frame, exclude])
+    return {process: {"type": "gw.deliver", "groups": items} for process, items in batches.items()}
+
+
+def _everyone(groups: list[Group]) -> set[int]:
+    return {user_id for user_ids, _, _ in groups for user_id in user_ids}
+
+
+def route(groups: list[Group]) -> int:
+    """From a worker thread: send each group's frame to its users' live sessions."""
+    if not groups:
+        return 0
+    messages = _batches(groups, presence_store().lookup(_everyone(groups)))
     _dispatch(messages)
+    return len(messages)
+
+
+async def route_async(groups: list[Group]) -> int:
+    """From the event loop: the same as ``route`` without leaving it."""
+    if not groups:
+        return 0
+    sessions = await presence_store().alookup(_everyone(groups))
+    messages = _batches(groups, sessions)
+    layer = get_channel_layer()
+    assert layer is not None
+    for channel, message in messages.items():
+        local = local_process(channel)
+        if local is not None:
+            local.inbox.put_nowait(message)
+            continue
+        try:
+            await layer.send(channel, message)
+        except Exception:  # at-most-once by design: clients recover by sync
+            logger.exception("layer send failed", extra={"process": channel})
     return len(messages)
 
 
@@ -90,40 +118,52 @@ async def _send_all(messages: dict[str, dict[str, Any]]) -> None:
 # --- What each domain event means on the wire -------------------------------------------------
 
 
-def message_created(*, message: Message, place: Place, origin_session: str) -> None:
-    """Push a stored message to every member's live sessions (but the sending one).
-
-    ``place`` is a member's place in the conversation: it saves looking up the P2P peer.
-    """
+def plan_messages(results: Sequence[SendResult]) -> list[Group]:
+    """Who gets which frame for a batch of stored messages (one query for all team rosters)."""
+    from apps.imusers.models import ImUser
     from apps.messaging.models import ConversationKind, ConversationMember
 
-    conversation = place.conversation
-    sender_accid = message.sender.accid
-    if conversation.kind == ConversationKind.TEAM:
-        members = list(
-            ConversationMember.objects.filter(conversation=conversation).values_list("user_id", flat=True)
+    team_ids = {
+        r.place.conversation.pk for r in results if r.place.conversation.kind == ConversationKind.TEAM
+    }
+    rosters: dict[int, list[int]] = defaultdict(list)
+    if team_ids:
+        rows = ConversationMember.objects.filter(conversation_id__in=team_ids).values_list(
+            "conversation_id", "user_id"
         )
-        out = message_proto(
-            message, target=str(conversation.pk), from_accid=sender_accid, kind=conversation.kind
+        for conversation_id, user_id in rows:
+            rosters[conversation_id].append(user_id)
+    groups: list[Group] = []
+    for result in results:
+        message, place = result.message, result.place
+        conversation, sender_accid = place.conversation, message.sender.accid
+        if conversation.kind == ConversationKind.TEAM:
+            out = message_proto(
+                message, target=str(conversation.pk), from_accid=sender_accid, kind=conversation.kind
+            )
+            groups.append((rosters[conversation.pk], push_frame(message=out), result.origin_session))
+            continue
+        # The other side from the sender's point of view; ``place`` may be the other side's own (an
+        # app server recalling as the recipient), in which case the other side is its member.
+        peer = (
+            place.peer
+            if place.member.user_id == message.sender_id
+            else ImUser.objects.get(pk=place.member.user_id)
         )
-        route([(members, push_frame(message=out))], exclude_session=origin_session)
-        return
-    # The other side from the sender's point of view; ``place`` may be the other side's own (an
-    # app server recalling as the recipient), in which case the other side is its member.
-    from apps.imusers.models import ImUser
+        assert peer is not None
+        to_peer = message_proto(message, target=sender_accid, from_accid=sender_accid, kind=conversation.kind)
+        groups.append(([peer.pk], push_frame(message=to_peer), result.origin_session))
+        if peer.pk != message.sender_id:
+            to_self = message_proto(
+                message, target=peer.accid, from_accid=sender_accid, kind=conversation.kind
+            )
+            groups.append(([message.sender_id], push_frame(message=to_self), result.origin_session))
+    return groups
 
-    peer = (
-        place.peer
-        if place.member.user_id == message.sender_id
-        else ImUser.objects.get(pk=place.member.user_id)
-    )
-    assert peer is not None
-    to_peer = message_proto(message, target=sender_accid, from_accid=sender_accid, kind=conversation.kind)
-    groups: list[Group] = [([peer.pk], push_frame(message=to_peer))]
-    if peer.pk != message.sender_id:
-        to_self = message_proto(message, target=peer.accid, from_accid=sender_accid, kind=conversation.kind)
-        groups.append(([message.sender_id], push_frame(message=to_self)))
-    route(groups, exclude_session=origin_session)
+
+def messages_created(results: Sequence[SendResult]) -> None:
+    """After commit, from a worker thread: push the messages to every member's live sessions."""
+    route(plan_messages(results))
 
 
 def read_receipt(*, place: Place, reader: ImUser, read_seq: int, origin_session: str) -> None:
@@ -138,7 +178,7 @@ def read_receipt(*, place: Place, reader: ImUser, read_seq: int, origin_session:
             reader_accid=reader.accid,
             read_seq=read_seq,
         )
-        route([([reader.pk], push_frame(receipt=own))], exclude_session=origin_session)
+        route([([reader.pk], push_frame(receipt=own), origin_session)])
         return
     assert place.peer is not None
     own = pb.ReceiptNotice(
@@ -147,14 +187,14 @@ def read_receipt(*, place: Place, reader: ImUser, read_seq: int, origin_session:
     theirs = pb.ReceiptNotice(
         conversation_type=ctype(kind), target=reader.accid, reader_accid=reader.accid, read_seq=read_seq
     )
-    groups: list[Group] = [([reader.pk], push_frame(receipt=own))]
+    groups: list[Group] = [([reader.pk], push_frame(receipt=own), origin_session)]
     if place.peer.pk != reader.pk:
-        groups.append(([place.peer.pk], push_frame(receipt=theirs)))
-    route(groups, exclude_session=origin_session)
+        groups.append(([place.peer.pk], push_frame(receipt=theirs), origin_session))
+    route(groups)
 
 
 def typing(*, app_id: int, from_user: ImUser, to_user: ImUser) -> None:
     notice = pb.Typing(
         conversation_type=pb.CONVERSATION_TYPE_P2P, target=from_user.accid, from_accid=from_user.accid
     )
-    route([([to_user.pk], push_frame(typing=notice))])
+    route([([to_user.pk], push_frame(typing=notice), "")])

@@ -63,7 +63,7 @@ def _peer(*, app: App, target: str) -> ImUser:
     return peer
 
 
-def _p2p_get_or_create(*, app: App, user: ImUser, peer: ImUser) -> Conversation:
+def p2p_get_or_create(*, app: App, user: ImUser, peer: ImUser) -> Conversation:
     low, high = sorted((user, peer), key=lambda u: u.pk)
     existing = Conversation.objects.filter(
         app=app, kind=ConversationKind.P2P, user_low=low, user_high=high
@@ -108,7 +108,7 @@ def place_for(*, app: App, user: ImUser, kind: int, target: str, create: bool) -
         if member is None:
             if not create:
                 return None
-            conversation = _p2p_get_or_create(app=app, user=user, peer=peer)
+            conversation = p2p_get_or_create(app=app, user=user, peer=peer)
             member = ConversationMember.objects.get(conversation=conversation, user=user)
         return Place(conversation=member.conversation, member=member, peer=peer)
     if not is_id(target):

@@ -10,97 +10,25 @@ import logging
 from dataclasses import dataclass
 from functools import partial
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 
 from apps.core.errors import DomainError, InvalidField
 from apps.gateway import publish
 from apps.imusers.models import ImUser
-from apps.messaging import errors, limits
+from apps.messaging import errors
 from apps.messaging.clock import now_ms
-from apps.messaging.content import MessageContent, content_to_body
-from apps.messaging.conversations import Place, is_id, place_for, place_in
+from apps.messaging.content import MessageContent
+from apps.messaging.conversations import Place, is_id, place_for
 from apps.messaging.models import (
     ConversationKind,
     ConversationMember,
-    MemberRole,
     Message,
     MessageType,
 )
+from apps.messaging.sending import SendRequest, SendResult, message_send_one
 from apps.tenants.models import App
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SendResult:
-    message: Message
-    place: Place
-    duplicate: bool
-
-
-def _check_client_msg_id(client_msg_id: str) -> None:
-    if not client_msg_id or len(client_msg_id) > limits.CLIENT_MSG_ID_MAX:
-        raise InvalidField(
-            f"client_msg_id is 1 to {limits.CLIENT_MSG_ID_MAX} characters", field="client_msg_id"
-        )
-
-
-def _check_may_post(place: Place) -> None:
-    if place.conversation.kind != ConversationKind.TEAM:
-        return
-    privileged = place.member.role in (MemberRole.OWNER, MemberRole.MANAGER)
-    if place.member.muted or (place.conversation.mute_all and not privileged):
-        raise errors.Forbidden("You are muted in this team.", code="muted")
-
-
-def _next_seq(conversation_id: int, stamp_ms: int) -> int:
-    """Take the conversation's next seq. The row lock this UPDATE takes is held until commit, so
-    seqs of one conversation commit in order and a rolled-back send leaves no gap."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE messaging_conversation SET last_seq = last_seq + 1, updated_ms = %s "
-            "WHERE id = %s RETURNING last_seq",
-            [stamp_ms, conversation_id],
-        )
-        row = cursor.fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def _append(
-    *,
-    app: App,
-    place: Place,
-    sender: ImUser,
-    client_msg_id: str,
-    type: int,
-    body: dict[str, object],
-    recalled_seq: int | None = None,
-) -> Message:
-    stamp = now_ms()
-    seq = _next_seq(place.conversation.pk, stamp)
-    message = Message.objects.create(
-        app=app,
-        conversation=place.conversation,
-        seq=seq,
-        sender=sender,
-        client_msg_id=client_msg_id,
-        type=type,
-        body=body,
-        created_ms=stamp,
-        recalled_seq=recalled_seq,
-    )
-    place.conversation.last_seq = seq
-    place.conversation.updated_ms = stamp
-    return message
-
-
-def _find_duplicate(*, app: App, sender: ImUser, client_msg_id: str) -> Message | None:
-    return (
-        Message.objects.select_related("conversation")
-        .filter(app=app, sender=sender, client_msg_id=client_msg_id)
-        .first()
-    )
 
 
 def message_send(
@@ -113,37 +41,48 @@ def message_send(
     content: MessageContent,
     origin_session: str = "",
 ) -> SendResult:
-    """Store a message and publish it after commit; a retried client_msg_id returns the original.
+    """Store one message and publish it after commit; a retried client_msg_id returns the original.
 
-    ``origin_session`` is the sending device's session, which has its ack and is not sent a copy.
+    Gateways batch sends through ``sending.message_send_many``; this is the same path for one.
     """
-    _check_client_msg_id(client_msg_id)
-    body = content_to_body(content)
-    try:
-        with transaction.atomic():
-            place = place_for(app=app, user=sender, kind=conversation_type, target=target, create=True)
-            assert place is not None
-            _check_may_post(place)
-            message = _append(
-                app=app, place=place, sender=sender, client_msg_id=client_msg_id, type=content.type, body=body
-            )
-            # Sending is reading: the sender's own message never counts as unread for them.
-            ConversationMember.objects.filter(pk=place.member.pk).update(
-                read_seq=message.seq, updated_ms=message.created_ms
-            )
-            transaction.on_commit(
-                partial(publish.message_created, message=message, place=place, origin_session=origin_session)
-            )
-    except IntegrityError:
-        duplicate = _find_duplicate(app=app, sender=sender, client_msg_id=client_msg_id)
-        if duplicate is None:
-            raise
-        message = duplicate
-    else:
-        return SendResult(message=message, place=place, duplicate=False)
-    # The original may name another conversation than this retry does: its ack tells where it went.
-    place = place_in(conversation=message.conversation, user=sender)
-    return SendResult(message=message, place=place, duplicate=True)
+    request = SendRequest(
+        app=app,
+        sender=sender,
+        conversation_type=conversation_type,
+        target=target,
+        client_msg_id=client_msg_id,
+        content=content,
+        origin_session=origin_session,
+    )
+    outcome = message_send_one(request, publish.messages_created)
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
+
+
+def _append_notice(*, app: App, place: Place, original: Message) -> Message:
+    """Append a RECALL notice at the conversation's next seq (locks the row until commit)."""
+    stamp = now_ms()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE messaging_conversation SET last_seq = last_seq + 1, updated_ms = %s "
+            "WHERE id = %s RETURNING last_seq",
+            [stamp, place.conversation.pk],
+        )
+        row = cursor.fetchone()
+    assert row is not None
+    place.conversation.last_seq, place.conversation.updated_ms = int(row[0]), stamp
+    return Message.objects.create(
+        app=app,
+        conversation=place.conversation,
+        seq=int(row[0]),
+        sender=original.sender,
+        client_msg_id=f"recall:{original.pk}",
+        type=MessageType.RECALL,
+        body={},
+        created_ms=stamp,
+        recalled_seq=original.seq,
+    )
 
 
 @dataclass(frozen=True)
@@ -194,17 +133,9 @@ def message_recall(
         original.recalled = True
         original.body = {}
         original.save(update_fields=["recalled", "body"])
-        notice = _append(
-            app=app,
-            place=place,
-            sender=original.sender,
-            client_msg_id=f"recall:{original.pk}",
-            type=MessageType.RECALL,
-            body={},
-            recalled_seq=original.seq,
-        )
+        notice = _append_notice(app=app, place=place, original=original)
         transaction.on_commit(
-            partial(publish.message_created, message=notice, place=place, origin_session="")
+            partial(publish.messages_created, [SendResult(message=notice, place=place, duplicate=False)])
         )
     logger.info("message recalled", extra={"app_key": app.app_key, "message_id": original.pk})
     return RecallResult(original=original, notice=notice, duplicate=False)

@@ -34,7 +34,8 @@ from apps.messaging.selectors import (
     messages_page,
     team_read_status,
 )
-from apps.messaging.services import SendResult, conversation_mark_read, message_recall, message_send
+from apps.messaging.sending import SendResult
+from apps.messaging.services import conversation_mark_read, message_recall, message_send
 from apps.tenants.models import App
 
 MESSAGES = ["messages"]
