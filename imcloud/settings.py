@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "apps.imusers",
     "apps.messaging",
     "apps.teams",
+    "apps.webhooks",
+    "apps.push",
     "apps.api",
     "apps.console",
     "apps.gateway",
@@ -158,6 +160,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Periodic sweeps: the broker is not the source of truth, so work it lost is found in the database.
+CELERY_BEAT_SCHEDULE = {
+    "push-sweep": {"task": "push.sweep", "schedule": 60.0},
+}
 
 # --- Auth and the developer console ---------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.Developer"

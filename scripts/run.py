@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("IMCLOUD_DATA_DIR") or ROOT / ".data")
 STOP_GRACE_SECONDS = 10
 
 
@@ -38,6 +39,10 @@ def _commands(host: str, port: int, worker_concurrency: int) -> dict[str, list[s
             # they add nothing for a single worker anyway.
             "--without-gossip",
             "--without-mingle",
+            # The periodic sweeps (settings.CELERY_BEAT_SCHEDULE) run inside this one worker; with
+            # several workers, run one `celery -A imcloud beat` instead (docs/operations.md).
+            "--beat",
+            "--schedule", str(DATA_DIR / "celerybeat-schedule"),
         ],
     }  # fmt: skip
 

@@ -16,7 +16,9 @@ from tests.factories import DEFAULT_TOKEN
 
 
 class CommClient:
-    def __init__(self, encoding: codec.Encoding = codec.Encoding.PROTO, subprotocols: list[str] | None = None) -> None:
+    def __init__(
+        self, encoding: codec.Encoding = codec.Encoding.PROTO, subprotocols: list[str] | None = None
+    ) -> None:
         self.encoding = encoding
         offered = [encoding.value] if subprotocols is None else subprotocols
         self.comm = WebsocketCommunicator(application, "/ws", subprotocols=offered)
@@ -82,7 +84,11 @@ class CommClient:
     async def send_text(self, target: str, text: str, client_msg_id: str, *, team: bool = False) -> pb.Frame:
         kind = pb.CONVERSATION_TYPE_TEAM if team else pb.CONVERSATION_TYPE_P2P
         send = pb.SendMessage(
-            conversation_type=kind, target=target, type=pb.MESSAGE_TYPE_TEXT, text=text, client_msg_id=client_msg_id
+            conversation_type=kind,
+            target=target,
+            type=pb.MESSAGE_TYPE_TEXT,
+            text=text,
+            client_msg_id=client_msg_id,
         )
         return await self.request(send=send)
 

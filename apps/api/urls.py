@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.api import lbs
 from apps.api.messages import views as messages
+from apps.api.push import views as push
 from apps.api.teams import views as teams
 from apps.api.users import views as users
 
@@ -18,6 +19,10 @@ urlpatterns = [
     path("users/<str:accid>/token", users.UserTokenView.as_view(), name="user_token"),
     path("users/<str:accid>/block", users.UserBlockView.as_view(), name="user_block"),
     path("users/<str:accid>/unblock", users.UserUnblockView.as_view(), name="user_unblock"),
+    path("users/<str:accid>/devices", push.DevicesView.as_view(), name="user_devices"),
+    path("users/<str:accid>/devices/<str:device_id>", push.DeviceDetailView.as_view(), name="user_device"),
+    path("users/<str:accid>/push-preferences", push.PreferencesView.as_view(), name="user_push_preferences"),
+    path("users/<str:accid>/push-mutes", push.MutesView.as_view(), name="user_push_mutes"),
     path("teams", teams.TeamsView.as_view(), name="teams"),
     path("teams/<str:team_id>", teams.TeamDetailView.as_view(), name="team"),
     path("teams/<str:team_id>/dismiss", teams.TeamDismissView.as_view(), name="team_dismiss"),

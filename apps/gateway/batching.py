@@ -8,7 +8,7 @@ import logging
 
 from channels.db import database_sync_to_async
 
-from apps.gateway.publish import Group, plan_messages, route_async
+from apps.gateway.publish import Group, enqueue_offline_push, plan_messages, route_async
 from apps.messaging.sending import Outcome, SendRequest, SendResult, message_send_many
 
 logger = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class SendBatcher:
         if created:
             groups = plan_messages(created)
             self.loop.call_soon_threadsafe(self.deliveries.put_nowait, groups)
+            enqueue_offline_push(created)
 
     async def _route(self) -> None:
         while True:

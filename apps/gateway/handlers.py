@@ -15,6 +15,7 @@ from apps.messaging.content import Attachment, Location, MessageContent
 from apps.messaging.models import Message
 from apps.messaging.sending import SendRequest
 from apps.protocol import imcloud_pb2 as pb
+from apps.push import services as push_services
 
 if TYPE_CHECKING:
     from apps.gateway.connection import Connection
@@ -42,6 +43,7 @@ def _content(send: pb.SendMessage) -> MessageContent:
         location=location,
         custom=send.custom,
         ext=send.ext,
+        push=not send.no_push,
     )
 
 
@@ -194,7 +196,71 @@ async def read_status(conn: Connection, frame: pb.Frame) -> None:
 
 
 async def logout(conn: Connection, frame: pb.Frame) -> None:
+    assert conn.session is not None
+    # A logged-out device must not be pushed to.
+    await database_sync_to_async(push_services.device_unregister)(
+        user=conn.session.user, device_id=conn.device_id
+    )
     await conn.close(1000)
+
+
+PROVIDER_NAMES = {
+    pb.PUSH_PROVIDER_APNS: "apns",
+    pb.PUSH_PROVIDER_FCM: "fcm",
+    pb.PUSH_PROVIDER_WEBPUSH: "webpush",
+    pb.PUSH_PROVIDER_HUAWEI: "huawei",
+    pb.PUSH_PROVIDER_XIAOMI: "xiaomi",
+}
+
+
+async def _ack(conn: Connection, frame: pb.Frame) -> None:
+    await conn.reply(pb.Frame(request_id=frame.request_id, ack=pb.Ack()))
+
+
+async def register_device(conn: Connection, frame: pb.Frame) -> None:
+    assert conn.session is not None
+    request = frame.register_device
+    await database_sync_to_async(push_services.device_register)(
+        app=conn.session.app,
+        user=conn.session.user,
+        device_id=conn.device_id,
+        provider=PROVIDER_NAMES.get(request.provider, ""),
+        token=request.token,
+        p256dh=request.p256dh,
+        auth=request.auth,
+        bundle_id=request.bundle_id,
+        locale=request.locale,
+    )
+    await _ack(conn, frame)
+
+
+async def unregister_device(conn: Connection, frame: pb.Frame) -> None:
+    assert conn.session is not None
+    await database_sync_to_async(push_services.device_unregister)(
+        user=conn.session.user, device_id=conn.device_id
+    )
+    await _ack(conn, frame)
+
+
+async def app_state(conn: Connection, frame: pb.Frame) -> None:
+    assert conn.session is not None
+    await database_sync_to_async(push_services.device_set_foreground)(
+        user=conn.session.user, device_id=conn.device_id, foreground=frame.app_state.foreground
+    )
+    await _ack(conn, frame)
+
+
+async def set_push_mute(conn: Connection, frame: pb.Frame) -> None:
+    assert conn.session is not None
+    request = frame.set_push_mute
+    await database_sync_to_async(push_services.conversation_set_push_mute)(
+        app=conn.session.app,
+        user=conn.session.user,
+        conversation_type=request.conversation_type,
+        target=request.target,
+        muted=request.muted,
+    )
+    await _ack(conn, frame)
 
 
 HANDLERS: dict[str, Handler] = {
@@ -206,4 +272,8 @@ HANDLERS: dict[str, Handler] = {
     "typing": typing,
     "read_status": read_status,
     "logout": logout,
+    "register_device": register_device,
+    "unregister_device": unregister_device,
+    "app_state": app_state,
+    "set_push_mute": set_push_mute,
 }

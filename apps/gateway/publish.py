@@ -162,8 +162,19 @@ def plan_messages(results: Sequence[SendResult]) -> list[Group]:
 
 
 def messages_created(results: Sequence[SendResult]) -> None:
-    """After commit, from a worker thread: push the messages to every member's live sessions."""
+    """After commit, from a worker thread: push the messages to every member's live sessions,
+    and hand them to the offline-push workers."""
     route(plan_messages(results))
+    enqueue_offline_push(results)
+
+
+def enqueue_offline_push(results: Sequence[SendResult]) -> None:
+    from apps.push.delivery import push_enqueue
+
+    try:
+        push_enqueue(results)
+    except Exception:  # the message is stored and delivered live; offline push is best effort here
+        logger.exception("enqueueing offline push failed", extra={"messages": len(results)})
 
 
 def read_receipt(*, place: Place, reader: ImUser, read_seq: int, origin_session: str) -> None:

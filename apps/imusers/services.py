@@ -98,7 +98,7 @@ def imuser_update(
 def _kick_after_commit(user: ImUser, reason: int, detail: str) -> None:
     from apps.gateway.publish import kick_sessions
 
-    transaction.on_commit(partial(kick_sessions, user_id=user.pk, reason=reason, detail=detail))
+    transaction.on_commit(partial(kick_sessions, user_id=user.pk, reason=reason, detail=detail), robust=True)
 
 
 def imuser_set_token(*, user: ImUser, token: str | None = None) -> str:

@@ -42,6 +42,8 @@ class MessageContent:
     location: Location | None = None
     custom: str = ""
     ext: str = ""
+    # False: store and deliver, but no offline push notification.
+    push: bool = True
 
 
 def _cap(value: str, cap: int, name: str) -> None:
@@ -55,6 +57,8 @@ def content_to_body(content: MessageContent) -> dict[str, Any]:
         raise InvalidField("type is not a message type a client may send", field="type")
     _cap(content.ext, limits.EXT_MAX_CHARS, "ext")
     body: dict[str, Any] = {"ext": content.ext} if content.ext else {}
+    if not content.push:
+        body["push"] = False
     kind = MessageType(content.type)
     if kind in (MessageType.TEXT, MessageType.TIP):
         if not content.text.strip():

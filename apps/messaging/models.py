@@ -74,6 +74,8 @@ class ConversationMember(models.Model):
     user = models.ForeignKey(ImUser, on_delete=models.CASCADE, related_name="memberships")
     role = models.PositiveSmallIntegerField(choices=MemberRole.choices, default=MemberRole.MEMBER)
     muted = models.BooleanField(default=False)
+    # The member's own choice: no offline push for this conversation (per-conversation / per-team mute).
+    push_muted = models.BooleanField(default=False)
     read_seq = models.BigIntegerField(default=0)
     # Team members see the stream from the seq at which they joined.
     joined_seq = models.BigIntegerField(default=0)

@@ -82,7 +82,8 @@ def message_send_many(*, requests: Sequence[SendRequest], after_commit: AfterCom
     try:
         with transaction.atomic():
             created = _store(requests, bodies, outcomes)
-            transaction.on_commit(partial(after_commit, created))
+            # robust: the messages are stored whatever publishing does; a failure is logged.
+            transaction.on_commit(partial(after_commit, created), robust=True)
     except IntegrityError:
         if len(requests) == 1:
             raise

@@ -135,7 +135,8 @@ def message_recall(
         original.save(update_fields=["recalled", "body"])
         notice = _append_notice(app=app, place=place, original=original)
         transaction.on_commit(
-            partial(publish.messages_created, [SendResult(message=notice, place=place, duplicate=False)])
+            partial(publish.messages_created, [SendResult(message=notice, place=place, duplicate=False)]),
+            robust=True,
         )
     logger.info("message recalled", extra={"app_key": app.app_key, "message_id": original.pk})
     return RecallResult(original=original, notice=notice, duplicate=False)
@@ -160,7 +161,8 @@ def conversation_mark_read(
     transaction.on_commit(
         partial(
             publish.read_receipt, place=place, reader=user, read_seq=wanted, origin_session=origin_session
-        )
+        ),
+        robust=True,
     )
     return wanted
 

@@ -43,6 +43,15 @@ class KickReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     KICK_REASON_BLOCKED: _ClassVar[KickReason]
     KICK_REASON_TOKEN_CHANGED: _ClassVar[KickReason]
     KICK_REASON_SERVER: _ClassVar[KickReason]
+
+class PushProvider(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PUSH_PROVIDER_UNSPECIFIED: _ClassVar[PushProvider]
+    PUSH_PROVIDER_APNS: _ClassVar[PushProvider]
+    PUSH_PROVIDER_FCM: _ClassVar[PushProvider]
+    PUSH_PROVIDER_WEBPUSH: _ClassVar[PushProvider]
+    PUSH_PROVIDER_HUAWEI: _ClassVar[PushProvider]
+    PUSH_PROVIDER_XIAOMI: _ClassVar[PushProvider]
 PLATFORM_UNSPECIFIED: Platform
 PLATFORM_ANDROID: Platform
 PLATFORM_IOS: Platform
@@ -68,9 +77,15 @@ KICK_REASON_OTHER_DEVICE: KickReason
 KICK_REASON_BLOCKED: KickReason
 KICK_REASON_TOKEN_CHANGED: KickReason
 KICK_REASON_SERVER: KickReason
+PUSH_PROVIDER_UNSPECIFIED: PushProvider
+PUSH_PROVIDER_APNS: PushProvider
+PUSH_PROVIDER_FCM: PushProvider
+PUSH_PROVIDER_WEBPUSH: PushProvider
+PUSH_PROVIDER_HUAWEI: PushProvider
+PUSH_PROVIDER_XIAOMI: PushProvider
 
 class Frame(_message.Message):
-    __slots__ = ("request_id", "login", "login_result", "ping", "pong", "send", "send_ack", "message", "sync", "sync_result", "mark_read", "mark_read_ack", "receipt", "recall", "recall_ack", "typing", "kick", "error", "logout", "read_status", "read_status_result")
+    __slots__ = ("request_id", "login", "login_result", "ping", "pong", "send", "send_ack", "message", "sync", "sync_result", "mark_read", "mark_read_ack", "receipt", "recall", "recall_ack", "typing", "kick", "error", "logout", "read_status", "read_status_result", "register_device", "unregister_device", "app_state", "set_push_mute", "ack")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     LOGIN_FIELD_NUMBER: _ClassVar[int]
     LOGIN_RESULT_FIELD_NUMBER: _ClassVar[int]
@@ -92,6 +107,11 @@ class Frame(_message.Message):
     LOGOUT_FIELD_NUMBER: _ClassVar[int]
     READ_STATUS_FIELD_NUMBER: _ClassVar[int]
     READ_STATUS_RESULT_FIELD_NUMBER: _ClassVar[int]
+    REGISTER_DEVICE_FIELD_NUMBER: _ClassVar[int]
+    UNREGISTER_DEVICE_FIELD_NUMBER: _ClassVar[int]
+    APP_STATE_FIELD_NUMBER: _ClassVar[int]
+    SET_PUSH_MUTE_FIELD_NUMBER: _ClassVar[int]
+    ACK_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     login: Login
     login_result: LoginResult
@@ -113,7 +133,12 @@ class Frame(_message.Message):
     logout: Logout
     read_status: ReadStatusRequest
     read_status_result: ReadStatusResult
-    def __init__(self, request_id: _Optional[int] = ..., login: _Optional[_Union[Login, _Mapping]] = ..., login_result: _Optional[_Union[LoginResult, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ..., pong: _Optional[_Union[Pong, _Mapping]] = ..., send: _Optional[_Union[SendMessage, _Mapping]] = ..., send_ack: _Optional[_Union[SendAck, _Mapping]] = ..., message: _Optional[_Union[Message, _Mapping]] = ..., sync: _Optional[_Union[SyncRequest, _Mapping]] = ..., sync_result: _Optional[_Union[SyncResult, _Mapping]] = ..., mark_read: _Optional[_Union[MarkRead, _Mapping]] = ..., mark_read_ack: _Optional[_Union[MarkReadAck, _Mapping]] = ..., receipt: _Optional[_Union[ReceiptNotice, _Mapping]] = ..., recall: _Optional[_Union[Recall, _Mapping]] = ..., recall_ack: _Optional[_Union[RecallAck, _Mapping]] = ..., typing: _Optional[_Union[Typing, _Mapping]] = ..., kick: _Optional[_Union[Kick, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., logout: _Optional[_Union[Logout, _Mapping]] = ..., read_status: _Optional[_Union[ReadStatusRequest, _Mapping]] = ..., read_status_result: _Optional[_Union[ReadStatusResult, _Mapping]] = ...) -> None: ...
+    register_device: RegisterDevice
+    unregister_device: UnregisterDevice
+    app_state: AppState
+    set_push_mute: SetPushMute
+    ack: Ack
+    def __init__(self, request_id: _Optional[int] = ..., login: _Optional[_Union[Login, _Mapping]] = ..., login_result: _Optional[_Union[LoginResult, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ..., pong: _Optional[_Union[Pong, _Mapping]] = ..., send: _Optional[_Union[SendMessage, _Mapping]] = ..., send_ack: _Optional[_Union[SendAck, _Mapping]] = ..., message: _Optional[_Union[Message, _Mapping]] = ..., sync: _Optional[_Union[SyncRequest, _Mapping]] = ..., sync_result: _Optional[_Union[SyncResult, _Mapping]] = ..., mark_read: _Optional[_Union[MarkRead, _Mapping]] = ..., mark_read_ack: _Optional[_Union[MarkReadAck, _Mapping]] = ..., receipt: _Optional[_Union[ReceiptNotice, _Mapping]] = ..., recall: _Optional[_Union[Recall, _Mapping]] = ..., recall_ack: _Optional[_Union[RecallAck, _Mapping]] = ..., typing: _Optional[_Union[Typing, _Mapping]] = ..., kick: _Optional[_Union[Kick, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., logout: _Optional[_Union[Logout, _Mapping]] = ..., read_status: _Optional[_Union[ReadStatusRequest, _Mapping]] = ..., read_status_result: _Optional[_Union[ReadStatusResult, _Mapping]] = ..., register_device: _Optional[_Union[RegisterDevice, _Mapping]] = ..., unregister_device: _Optional[_Union[UnregisterDevice, _Mapping]] = ..., app_state: _Optional[_Union[AppState, _Mapping]] = ..., set_push_mute: _Optional[_Union[SetPushMute, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ...) -> None: ...
 
 class Login(_message.Message):
     __slots__ = ("app_key", "accid", "token", "device_id", "platform", "client_version", "sync_cursor", "heartbeat_interval", "protocol_version")
@@ -220,7 +245,7 @@ class Location(_message.Message):
     def __init__(self, latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., title: _Optional[str] = ...) -> None: ...
 
 class SendMessage(_message.Message):
-    __slots__ = ("conversation_type", "target", "type", "client_msg_id", "text", "attachment", "location", "custom", "ext")
+    __slots__ = ("conversation_type", "target", "type", "client_msg_id", "text", "attachment", "location", "custom", "ext", "no_push")
     CONVERSATION_TYPE_FIELD_NUMBER: _ClassVar[int]
     TARGET_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -230,6 +255,7 @@ class SendMessage(_message.Message):
     LOCATION_FIELD_NUMBER: _ClassVar[int]
     CUSTOM_FIELD_NUMBER: _ClassVar[int]
     EXT_FIELD_NUMBER: _ClassVar[int]
+    NO_PUSH_FIELD_NUMBER: _ClassVar[int]
     conversation_type: ConversationType
     target: str
     type: MessageType
@@ -239,7 +265,8 @@ class SendMessage(_message.Message):
     location: Location
     custom: str
     ext: str
-    def __init__(self, conversation_type: _Optional[_Union[ConversationType, str]] = ..., target: _Optional[str] = ..., type: _Optional[_Union[MessageType, str]] = ..., client_msg_id: _Optional[str] = ..., text: _Optional[str] = ..., attachment: _Optional[_Union[Attachment, _Mapping]] = ..., location: _Optional[_Union[Location, _Mapping]] = ..., custom: _Optional[str] = ..., ext: _Optional[str] = ...) -> None: ...
+    no_push: bool
+    def __init__(self, conversation_type: _Optional[_Union[ConversationType, str]] = ..., target: _Optional[str] = ..., type: _Optional[_Union[MessageType, str]] = ..., client_msg_id: _Optional[str] = ..., text: _Optional[str] = ..., attachment: _Optional[_Union[Attachment, _Mapping]] = ..., location: _Optional[_Union[Location, _Mapping]] = ..., custom: _Optional[str] = ..., ext: _Optional[str] = ..., no_push: _Optional[bool] = ...) -> None: ...
 
 class SendAck(_message.Message):
     __slots__ = ("client_msg_id", "server_msg_id", "seq", "server_time", "conversation_type", "target", "duplicate")
@@ -420,3 +447,43 @@ class Typing(_message.Message):
     target: str
     from_accid: str
     def __init__(self, conversation_type: _Optional[_Union[ConversationType, str]] = ..., target: _Optional[str] = ..., from_accid: _Optional[str] = ...) -> None: ...
+
+class RegisterDevice(_message.Message):
+    __slots__ = ("provider", "token", "p256dh", "auth", "bundle_id", "locale")
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    P256DH_FIELD_NUMBER: _ClassVar[int]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
+    BUNDLE_ID_FIELD_NUMBER: _ClassVar[int]
+    LOCALE_FIELD_NUMBER: _ClassVar[int]
+    provider: PushProvider
+    token: str
+    p256dh: str
+    auth: str
+    bundle_id: str
+    locale: str
+    def __init__(self, provider: _Optional[_Union[PushProvider, str]] = ..., token: _Optional[str] = ..., p256dh: _Optional[str] = ..., auth: _Optional[str] = ..., bundle_id: _Optional[str] = ..., locale: _Optional[str] = ...) -> None: ...
+
+class UnregisterDevice(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class AppState(_message.Message):
+    __slots__ = ("foreground",)
+    FOREGROUND_FIELD_NUMBER: _ClassVar[int]
+    foreground: bool
+    def __init__(self, foreground: _Optional[bool] = ...) -> None: ...
+
+class SetPushMute(_message.Message):
+    __slots__ = ("conversation_type", "target", "muted")
+    CONVERSATION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    MUTED_FIELD_NUMBER: _ClassVar[int]
+    conversation_type: ConversationType
+    target: str
+    muted: bool
+    def __init__(self, conversation_type: _Optional[_Union[ConversationType, str]] = ..., target: _Optional[str] = ..., muted: _Optional[bool] = ...) -> None: ...
+
+class Ack(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

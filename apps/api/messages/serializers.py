@@ -15,6 +15,7 @@ from rest_framework import serializers
 from apps.api.fields import (
     EnumField,
     QueryIntegerField,
+    StrictBooleanField,
     StrictCharField,
     StrictFloatField,
     StrictIntegerField,
@@ -130,6 +131,9 @@ class ContentIn(StrictSerializer):
         trim_whitespace=False,
         help_text="app-defined, delivered as is",
     )
+    push = StrictBooleanField(
+        required=False, default=True, help_text="false: store and deliver, but send no offline push"
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         allowed = TYPE_FIELDS[attrs["type"]]
@@ -151,6 +155,7 @@ def content_of(data: Mapping[str, Any]) -> MessageContent:
         location=None if location is None else Location(**location),
         custom=data.get("custom", ""),
         ext=data.get("ext", ""),
+        push=data.get("push", True),
     )
 
 

@@ -1,0 +1,114 @@
+"""The push services that Celery tasks call: fan a message out, deliver a batch, retry one."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.push import fanout
+from apps.push.models import AttemptStatus, PushAttempt, PushCredential
+
+if TYPE_CHECKING:
+    from apps.messaging.sending import SendResult
+
+logger = logging.getLogger(__name__)
+
+
+def push_enqueue(results: Sequence[SendResult]) -> None:
+    """After commit: hand the new messages that want a push to the workers (one task per batch)."""
+    from apps.push.tasks import push_fanout
+
+    wanted = [r.message for r in results if fanout.wants_push(r.message)]
+    if not wanted:
+        return
+    apps_with_push = set(
+        PushCredential.objects.filter(app_id__in={m.app_id for m in wanted}).values_list("app_id", flat=True)
+    )
+    ids = [m.pk for m in wanted if m.app_id in apps_with_push]
+    if ids:
+        push_fanout.delay(ids)
+
+
+def push_fanout_message(*, message_id: int) -> list[list[int]]:
+    """The recipient batches of one message (empty when it needs no push or no longer exists)."""
+    message = fanout.load_message(message_id)
+    if message is None or not fanout.wants_push(message):
+        return []
+    return fanout.batches(fanout.recipients(message))
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    deferred: bool  # over the app's rate: run the batch again later
+    retries: list[tuple[int, float]]  # (attempt id, delay in seconds)
+    sent: int
+
+
+def push_deliver_batch(*, message_id: int, user_ids: Sequence[int]) -> BatchOutcome:
+    message = fanout.load_message(message_id)
+    if message is None:
+        return BatchOutcome(deferred=False, retries=[], sent=0)
+    planned = fanout.plan(message, list(user_ids))
+    if not planned:
+        return BatchOutcome(deferred=False, retries=[], sent=0)
+    if not fanout.within_rate(message.app_id, len(planned)):
+        return BatchOutcome(deferred=True, retries=[], sent=0)
+    with transaction.atomic():
+        claimed = fanout.reserve(message, planned)
+    outcomes = fanout.send_claimed(claimed, message.app_id)
+    retries = [
+        (attempt.pk, fanout.retry_delay(attempt.attempts, result.retry_after))
+        for attempt, result in outcomes
+        if attempt.status == AttemptStatus.RETRY
+    ]
+    return BatchOutcome(deferred=False, retries=retries, sent=len(outcomes))
+
+
+def push_retry_attempt(*, attempt_id: int) -> float | None:
+    """Send one attempt again; returns the next delay if it must be retried once more."""
+    moved = PushAttempt.objects.filter(pk=attempt_id, status=AttemptStatus.RETRY).update(
+        status=AttemptStatus.SENDING, updated_at=timezone.now()
+    )
+    if not moved:
+        return None  # delivered, given up, or taken by another worker
+    attempt = PushAttempt.objects.select_related("device").get(pk=attempt_id)
+    message = fanout.load_message(attempt.message_id)
+    if message is None or attempt.device is None:
+        PushAttempt.objects.filter(pk=attempt_id).update(
+            status=AttemptStatus.FAILED, detail="device or message gone"
+        )
+        return None
+    planned = [p for p in fanout.plan(message, [attempt.device.user_id]) if p.device.pk == attempt.device_id]
+    if not planned:
+        PushAttempt.objects.filter(pk=attempt_id).update(
+            status=AttemptStatus.FAILED, detail="no longer wanted"
+        )
+        return None
+    [(attempt, result)] = fanout.send_claimed([(attempt, planned[0])], message.app_id)
+    if attempt.status == AttemptStatus.RETRY:
+        return fanout.retry_delay(attempt.attempts, result.retry_after)
+    return None
+
+
+STUCK_AFTER_SECONDS = 300
+
+
+def push_sweep() -> list[int]:
+    """Attempts a worker claimed and never finished (it died mid-send): make them retryable.
+
+    Returns their ids for the caller to schedule. A crash between the provider's answer and the
+    record may, at worst, notify that device once more; nothing is silently dropped.
+    """
+    from datetime import timedelta
+
+    cutoff = timezone.now() - timedelta(seconds=STUCK_AFTER_SECONDS)
+    stuck = list(
+        PushAttempt.objects.filter(status=AttemptStatus.SENDING, updated_at__lt=cutoff).values_list("pk", flat=True)
+    )
+    PushAttempt.objects.filter(pk__in=stuck, status=AttemptStatus.SENDING).update(status=AttemptStatus.RETRY)
+    return stuck

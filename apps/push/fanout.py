@@ -1,0 +1,302 @@
+"""Who gets a notification for a message, what it says, and sending it once per device.
+
+Runs in Celery workers. A message's recipients are split into batches (PUSH_BATCH users per task)
+so a 10,000-member team is twenty tasks, not one giant task nor 10,000 tiny ones. Each batch is
+planned with a fixed number of queries, then sent over a small thread pool. Every (message,
+device) pair gets a PushAttempt row before it is sent; the unique constraint on it is what makes
+a retried task harmless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import random
+import zoneinfo
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models import F, Sum, Value
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from apps.core.crypto import decrypt_text
+from apps.gateway.presence import presence_store
+from apps.gateway.sessions import DESKTOP
+from apps.messaging.models import ConversationKind, ConversationMember, Message, MessageType
+from apps.push.models import AttemptStatus, Device, PushAttempt, PushCredential, PushPreferences, PushSettings
+from apps.push.providers import PROVIDERS, DeviceTarget, Notification, ProviderResult
+
+logger = logging.getLogger(__name__)
+
+PUSH_BATCH = 500
+SEND_THREADS = 16
+MAX_ATTEMPTS = 5
+MOBILE_PROVIDERS = {"apns", "fcm", "huawei", "xiaomi"}
+PREVIEWS = {
+    MessageType.IMAGE: "[image]",
+    MessageType.AUDIO: "[audio]",
+    MessageType.VIDEO: "[video]",
+    MessageType.FILE: "[file]",
+    MessageType.LOCATION: "[location]",
+    MessageType.CUSTOM: "[message]",
+}
+SILENT_TYPES = {MessageType.RECALL, MessageType.TIP}
+
+
+def wants_push(message: Message) -> bool:
+    return message.type not in SILENT_TYPES and (message.body or {}).get("push", True) is not False
+
+
+def recipients(message: Message) -> list[int]:
+    """Everyone in the conversation but the sender."""
+    return list(
+        ConversationMember.objects.filter(conversation_id=message.conversation_id)
+        .exclude(user_id=message.sender_id)
+        .order_by("user_id")
+        .values_list("user_id", flat=True)
+    )
+
+
+def batches(user_ids: Sequence[int]) -> list[list[int]]:
+    return [list(user_ids[i : i + PUSH_BATCH]) for i in range(0, len(user_ids), PUSH_BATCH)]
+
+
+# --- Planning -----------------------------------------------------------------------------------
+
+
+def _in_dnd(preferences: PushPreferences, now: dt.datetime) -> bool:
+    if not preferences.dnd_enabled:
+        return False
+    local = now.astimezone(zoneinfo.ZoneInfo(preferences.timezone))
+    minute = local.hour * 60 + local.minute
+    start, end = preferences.dnd_start_minute, preferences.dnd_end_minute
+    return start <= minute < end if start <= end else (minute >= start or minute < end)
+
+
+def _badges(user_ids: Iterable[int]) -> dict[int, int]:
+    """Each user's unread total over all their conversations: the app icon badge."""
+    rows = (
+        ConversationMember.objects.filter(user_id__in=list(user_ids), conversation__closed=False)
+        .values("user_id")
+        .annotate(
+            unread=Sum(
+                Greatest(F("conversation__last_seq") - Greatest(F("read_seq"), F("joined_seq")), Value(0))
+            )
+        )
+    )
+    return {row["user_id"]: int(row["unread"] or 0) for row in rows}
+
+
+def _text(message: Message, settings: PushSettings) -> tuple[str, str]:
+    sender = message.sender.name or message.sender.accid
+    body = message.body or {}
+    preview = (
+        (body.get("text") or PREVIEWS.get(MessageType(message.type), "")) if settings.show_preview else ""
+    )
+    preview = preview[:120] or "New message"
+    if message.conversation.kind == ConversationKind.TEAM:
+        from apps.teams.models import Team
+
+        team = Team.objects.filter(pk=message.conversation_id).values_list("name", flat=True).first() or ""
+        values = {"sender": sender, "team": team, "preview": preview}
+        return settings.team_title.format_map(values), settings.team_body.format_map(values)
+    values = {"sender": sender, "team": "", "preview": preview}
+    return settings.p2p_title.format_map(values), settings.p2p_body.format_map(values)
+
+
+@dataclass(frozen=True)
+class Planned:
+    device: Device
+    notification: Notification
+
+
+def plan(message: Message, user_ids: Sequence[int], now: dt.datetime | None = None) -> list[Planned]:
+    """The devices to notify of ``message`` among ``user_ids``, and what to tell each."""
+    now = now or timezone.now()
+    app_id = message.app_id
+    settings, _ = PushSettings.objects.get_or_create(app_id=app_id)
+    muted = set(
+        ConversationMember.objects.filter(
+            conversation_id=message.conversation_id, user_id__in=user_ids, push_muted=True
+        ).values_list("user_id", flat=True)
+    )
+    preferences = {p.user_id: p for p in PushPreferences.objects.filter(user_id__in=user_ids)}
+    quiet = {user_id for user_id, p in preferences.items() if not p.push_enabled or _in_dnd(p, now)}
+    wanted = [u for u in user_ids if u not in muted and u not in quiet]
+    devices = list(Device.objects.filter(app_id=app_id, user_id__in=wanted))
+    if not devices:
+        return []
+    sessions = presence_store().lookup({d.user_id for d in devices})
+    badges = _badges({d.user_id for d in devices})
+    title, body = _text(message, settings)
+    kind = message.conversation.kind
+    targets = _targets(message, {d.user_id for d in devices})
+    planned = []
+    for device in devices:
+        live = sessions.get(device.user_id, [])
+        if device.foreground and any(e.device_id == device.device_id for e in live):
+            continue  # the app is open and connected: the message reached it live
+        if (
+            settings.mute_mobile_while_desktop_online
+            and device.provider in MOBILE_PROVIDERS
+            and any(e.device_class == DESKTOP for e in live)
+        ):
+            continue
+        conversation_key = f"c{message.conversation_id}"
+        planned.append(
+            Planned(
+                device=device,
+                notification=Notification(
+                    title=title,
+                    body=body,
+                    badge=badges.get(device.user_id, 0),
+                    collapse_id=conversation_key,
+                    thread_id=conversation_key,
+                    data={
+                        "conversation_type": "team" if kind == ConversationKind.TEAM else "p2p",
+                        "target": targets[device.user_id],
+                        "server_msg_id": str(message.pk),
+                        "seq": str(message.seq),
+                    },
+                ),
+            )
+        )
+    return planned
+
+
+def _targets(message: Message, user_ids: set[int]) -> dict[int, str]:
+    if message.conversation.kind == ConversationKind.TEAM:
+        return dict.fromkeys(user_ids, str(message.conversation_id))
+    # One-to-one: the recipient names the conversation by the sender's accid.
+    return dict.fromkeys(user_ids, message.sender.accid)
+
+
+# --- Sending ----------------------------------------------------------------------------------------
+
+
+def _credentials(app_id: int) -> dict[str, dict[str, Any]]:
+    return {
+        c.provider: json.loads(decrypt_text(c.ciphertext))
+        for c in PushCredential.objects.filter(app_id=app_id)
+    }
+
+
+def _target(device: Device) -> DeviceTarget:
+    return DeviceTarget(
+        provider=device.provider,
+        token=device.token,
+        p256dh=device.p256dh,
+        auth=device.auth,
+        bundle_id=device.bundle_id,
+    )
+
+
+def _within_rate(app_id: int, rate: int, count: int) -> bool:
+    second = int(timezone.now().timestamp())
+    key = f"push-rate:{app_id}:{second}"
+    cache.add(key, 0, timeout=5)
+    try:
+        used = cache.incr(key, count)
+    except ValueError:
+        cache.add(key, count, timeout=5)
+        used = count
+    return used <= rate
+
+
+def reserve(message: Message, planned: Sequence[Planned]) -> list[tuple[PushAttempt, Planned]]:
+    """Claim (message, device) pairs; pairs claimed before (a retried task) are skipped."""
+    PushAttempt.objects.bulk_create(
+        [
+            PushAttempt(
+                app_id=message.app_id,
+                message=message,
+                device=p.device,
+                provider=p.device.provider,
+                badge=p.notification.badge,
+            )
+            for p in planned
+        ],
+        ignore_conflicts=True,
+    )
+    by_device = {p.device.pk: p for p in planned}
+    claimed = []
+    rows = PushAttempt.objects.filter(
+        message=message, device_id__in=list(by_device), status=AttemptStatus.PENDING
+    )
+    for attempt in rows:
+        # Only the task that moves the row out of PENDING sends it.
+        if PushAttempt.objects.filter(pk=attempt.pk, status=AttemptStatus.PENDING).update(
+            status=AttemptStatus.SENDING, updated_at=timezone.now()
+        ):
+            claimed.append((attempt, by_device[attempt.device_id]))  # type: ignore[index]
+    return claimed
+
+
+def send_claimed(
+    claimed: Sequence[tuple[PushAttempt, Planned]], app_id: int
+) -> list[tuple[PushAttempt, ProviderResult]]:
+    """Send every claimed attempt (a few at a time) and record each outcome."""
+    credentials = _credentials(app_id)
+
+    def one(item: tuple[PushAttempt, Planned]) -> tuple[PushAttempt, ProviderResult]:
+        attempt, planned = item
+        creds = credentials.get(planned.device.provider)
+        if creds is None:
+            return attempt, ProviderResult(
+                outcome="failed", status=0, detail="no credentials for this provider"
+            )
+        try:
+            result = PROVIDERS[planned.device.provider].send(
+                notification=planned.notification, device=_target(planned.device), credentials=creds
+            )
+        except Exception as exc:  # a provider bug must not lose the other sends of the batch
+            logger.exception("push provider raised", extra={"provider": planned.device.provider})
+            result = ProviderResult(outcome="failed", status=0, detail=f"{type(exc).__name__}: {exc}"[:255])
+        return attempt, result
+
+    with ThreadPoolExecutor(max_workers=min(SEND_THREADS, max(1, len(claimed)))) as pool:
+        outcomes = list(pool.map(one, claimed))
+    for attempt, result in outcomes:
+        record(attempt, result)
+    return outcomes
+
+
+def record(attempt: PushAttempt, result: ProviderResult) -> None:
+    attempt.attempts += 1
+    attempt.status_code = result.status
+    attempt.detail = result.detail[:255]
+    attempt.response = result.response[:2000]
+    if result.outcome == "delivered":
+        attempt.status = AttemptStatus.DELIVERED
+    elif result.outcome == "dead_token":
+        attempt.status = AttemptStatus.DEAD_TOKEN
+        if attempt.device_id is not None:
+            Device.objects.filter(pk=attempt.device_id).delete()
+            logger.info(
+                "dead push token removed", extra={"device": attempt.device_id, "provider": attempt.provider}
+            )
+    elif result.outcome == "retry" and attempt.attempts < MAX_ATTEMPTS:
+        attempt.status = AttemptStatus.RETRY
+    else:
+        attempt.status = AttemptStatus.FAILED
+    attempt.save(update_fields=["attempts", "status_code", "detail", "response", "status", "updated_at"])
+
+
+def retry_delay(attempts: int, retry_after: float | None) -> float:
+    """Exponential backoff with full jitter, never sooner than the provider's Retry-After."""
+    backoff = min(300.0, 2.0 * 2 ** (attempts - 1))
+    return max(retry_after or 0.0, random.uniform(backoff / 2, backoff))  # noqa: S311 - jitter, not secrets
+
+
+def within_rate(app_id: int, count: int) -> bool:
+    settings, _ = PushSettings.objects.get_or_create(app_id=app_id)
+    return _within_rate(app_id, settings.rate_per_second, count)
+
+
+def load_message(message_id: int) -> Message | None:
+    return Message.objects.select_related("sender", "conversation").filter(pk=message_id).first()
