@@ -67,6 +67,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # One test database per pytest process, so that concurrent runs on one machine (several
 # terminals, or CI beside a developer) never drop or flush each other's database.
+# Each test run has its own Celery queue, so a worker started by one run never takes another's.
+CELERY_TASK_DEFAULT_QUEUE = f"imcloud-test-{os.getpid()}"
+
 # Connections opened on the gateway's database thread must not outlive a test, or the test
 # database cannot be dropped at the end of the run.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
