@@ -249,6 +249,18 @@ IMCLOUD: dict[str, Any] = {
     "GATEWAY_MAX_FRAME_BYTES": env_int("IMCLOUD_GATEWAY_MAX_FRAME_BYTES", 64 * 1024, minimum=1024),
     "GATEWAY_RATE_PER_SECOND": env_int("IMCLOUD_GATEWAY_RATE_PER_SECOND", 100, minimum=1),
     "GATEWAY_RATE_BURST": env_int("IMCLOUD_GATEWAY_RATE_BURST", 200, minimum=1),
+    # --- Offline push: provider base URLs (tests point them at local servers) ---
+    "PUSH_APNS_PRODUCTION_URL": env_str("IMCLOUD_PUSH_APNS_PRODUCTION_URL", "https://api.push.apple.com"),
+    "PUSH_APNS_SANDBOX_URL": env_str("IMCLOUD_PUSH_APNS_SANDBOX_URL", "https://api.sandbox.push.apple.com"),
+    "PUSH_FCM_URL": env_str("IMCLOUD_PUSH_FCM_URL", "https://fcm.googleapis.com"),
+    "PUSH_HUAWEI_URL": env_str("IMCLOUD_PUSH_HUAWEI_URL", "https://push-api.cloud.huawei.com"),
+    "PUSH_HUAWEI_TOKEN_URL": env_str(
+        "IMCLOUD_PUSH_HUAWEI_TOKEN_URL", "https://oauth-login.cloud.huawei.com/oauth2/v3/token"
+    ),
+    "PUSH_XIAOMI_URL": env_str("IMCLOUD_PUSH_XIAOMI_URL", "https://api.xmpush.xiaomi.com"),
+    # Web Push endpoints and token URIs come from browsers and developers: refuse private
+    # addresses unless told otherwise (tests and local benchmarks).
+    "PUSH_ALLOW_PRIVATE_ENDPOINTS": env_bool("IMCLOUD_PUSH_ALLOW_PRIVATE_ENDPOINTS", False),
     # WebSocket URLs handed out by GET /api/v1/lbs, in order of preference.
     "GATEWAY_URLS": env_list("IMCLOUD_GATEWAY_URLS", ["ws://127.0.0.1:8000/ws"]),
 }

@@ -108,7 +108,9 @@ def push_sweep() -> list[int]:
 
     cutoff = timezone.now() - timedelta(seconds=STUCK_AFTER_SECONDS)
     stuck = list(
-        PushAttempt.objects.filter(status=AttemptStatus.SENDING, updated_at__lt=cutoff).values_list("pk", flat=True)
+        PushAttempt.objects.filter(status=AttemptStatus.SENDING, updated_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )
     )
     PushAttempt.objects.filter(pk__in=stuck, status=AttemptStatus.SENDING).update(status=AttemptStatus.RETRY)
     return stuck
