@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from apps.console import forms, views
+from apps.console import forms, views, webhook_views
 
 app_name = "console"
 
@@ -62,4 +62,18 @@ urlpatterns = [
     path("apps/<str:app_key>/settings/", views.app_settings_view, name="app_settings"),
     path("apps/<str:app_key>/dashboard/", views.app_dashboard, name="app_dashboard"),
     path("apps/<str:app_key>/delete/", views.app_delete_view, name="app_delete"),
+]
+
+# --- Webhooks (apps/console/webhook_views.py) -------------------------------------------------------
+urlpatterns += [
+    path("apps/<str:app_key>/webhooks/", webhook_views.webhooks_view, name="app_webhooks"),
+    path("apps/<str:app_key>/webhooks/resend/", webhook_views.webhook_resend_view, name="app_webhook_resend"),
+]
+
+# --- Push (apps/console/push_views.py) -------------------------------------------------------------
+from apps.console import push_views  # noqa: E402
+
+urlpatterns += [
+    path("apps/<str:app_key>/push/", push_views.app_push, name="app_push"),
+    path("apps/<str:app_key>/push/log/", push_views.app_push_log, name="app_push_log"),
 ]
