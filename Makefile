@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: run test lint format typecheck pytest migrate venv clean proto
+.PHONY: run test lint format typecheck pytest migrate venv clean proto bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ typecheck: $(VENV)/.dev
 
 pytest: $(VENV)/.dev
 	$(BIN)/pytest
+
+## Benchmark: the real stack vs a bare websockets relay; JSON and PNG in bench/results/.
+## `make bench BENCH_ARGS=--quick` for a smoke run (needs PostgreSQL and Redis; flushes Redis db 12).
+bench: $(VENV)/.runtime
+	$(BIN)/pip install --quiet -r bench/requirements.txt
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 ## Regenerate the protocol code from protocol/imcloud.proto (CI fails when it is stale).
 proto: $(VENV)/.dev

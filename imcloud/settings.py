@@ -163,6 +163,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Periodic sweeps: the broker is not the source of truth, so work it lost is found in the database.
 CELERY_BEAT_SCHEDULE = {
     "push-sweep": {"task": "push.sweep", "schedule": 60.0},
+    "webhooks-sweep": {"task": "webhooks.sweep", "schedule": 60.0},
 }
 
 # --- Auth and the developer console ---------------------------------------------------------------
@@ -261,6 +262,8 @@ IMCLOUD: dict[str, Any] = {
     # Web Push endpoints and token URIs come from browsers and developers: refuse private
     # addresses unless told otherwise (tests and local benchmarks).
     "PUSH_ALLOW_PRIVATE_ENDPOINTS": env_bool("IMCLOUD_PUSH_ALLOW_PRIVATE_ENDPOINTS", False),
+    # Webhook and callback URLs come from developers: private addresses only when allowed.
+    "WEBHOOK_ALLOW_PRIVATE_NETWORKS": env_bool("IMCLOUD_WEBHOOK_ALLOW_PRIVATE_NETWORKS", False),
     # WebSocket URLs handed out by GET /api/v1/lbs, in order of preference.
     "GATEWAY_URLS": env_list("IMCLOUD_GATEWAY_URLS", ["ws://127.0.0.1:8000/ws"]),
 }

@@ -64,6 +64,8 @@ class Connection:
         self.idle_timeout = 0.0
         self.ready = False
         self.closed = False
+        # Why the session ended, for the app server's session.logout webhook.
+        self.close_reason = "closed"
         self._held: list[bytes | str] = []
         self.max_frame = setting_int("GATEWAY_MAX_FRAME_BYTES")
         self.bucket = TokenBucket(setting_int("GATEWAY_RATE_PER_SECOND"), setting_int("GATEWAY_RATE_BURST"))
@@ -100,9 +102,9 @@ class Connection:
         self.closed = True
         if self.process is not None:
             self.process.remove_connection(self)
-        if self.session_id:
+        if self.session is not None:
             try:
-                await database_sync_to_async(session_close)(user_id=self.user_id, session_id=self.session_id)
+                await database_sync_to_async(session_close)(session=self.session, reason=self.close_reason)
             except Exception:
                 logger.exception("session close failed")
 
@@ -142,6 +144,7 @@ class Connection:
             await self._send({"type": "websocket.close", "code": code})
 
     async def kick(self, reason: int, detail: str) -> None:
+        self.close_reason = "kicked"
         await self.reply(pb.Frame(kick=pb.Kick(reason=reason, detail=detail)))  # type: ignore[arg-type]
         await self.close(CLOSE_KICKED)
 
@@ -149,9 +152,11 @@ class Connection:
         if self.closed:
             return
         if not self.ready and now - self.connected_at > setting_int("GATEWAY_LOGIN_TIMEOUT"):
+            self.close_reason = "timeout"
             await self.error(0, "login_timeout", "No login within the login timeout.", fatal=True)
             await self.close(CLOSE_LOGIN_TIMEOUT)
         elif self.ready and now - self.last_seen > self.idle_timeout:
+            self.close_reason = "timeout"
             await self.close(CLOSE_IDLE)
 
     # --- reading -----------------------------------------------------------------------------------

@@ -197,6 +197,7 @@ async def read_status(conn: Connection, frame: pb.Frame) -> None:
 
 async def logout(conn: Connection, frame: pb.Frame) -> None:
     assert conn.session is not None
+    conn.close_reason = "logout"
     # A logged-out device must not be pushed to.
     await database_sync_to_async(push_services.device_unregister)(
         user=conn.session.user, device_id=conn.device_id

@@ -113,6 +113,7 @@ def session_register(*, session: Session, process: str) -> int:
         )
         for entry in displaced:
             store.drop(session.user.pk, entry.session_id)
+    _emit_session(session, "session.login")
     logger.info(
         "session opened",
         extra={"app_key": session.app.app_key, "accid": session.user.accid, "kicked": len(displaced)},
@@ -120,8 +121,25 @@ def session_register(*, session: Session, process: str) -> int:
     return len(displaced)
 
 
-def session_close(*, user_id: int, session_id: str) -> None:
-    presence_store().drop(user_id, session_id)
+def _emit_session(session: Session, kind: str, reason: str = "") -> None:
+    from apps.webhooks.payloads import webhook_payload_for_session
+    from apps.webhooks.services import webhook_emit
+
+    payload = webhook_payload_for_session(
+        accid=session.user.accid,
+        device_id=session.device_id,
+        device_class=session.device_class,
+        session_id=session.session_id,
+        server_time=now_ms(),
+        reason=reason,
+    )
+    webhook_emit(app=session.app, type=kind, payload=payload)
+
+
+def session_close(*, session: Session, reason: str) -> None:
+    """The socket is gone: forget the session and tell the app server why it ended."""
+    presence_store().drop(session.user.pk, session.session_id)
+    _emit_session(session, "session.logout", reason)
 
 
 def now_ms() -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -98,7 +97,7 @@ def imuser_update(
 def _kick_after_commit(user: ImUser, reason: int, detail: str) -> None:
     from apps.gateway.publish import kick_sessions
 
-    transaction.on_commit(partial(kick_sessions, user_id=user.pk, reason=reason, detail=detail), robust=True)
+    transaction.on_commit(lambda: kick_sessions(user_id=user.pk, reason=reason, detail=detail), robust=True)
 
 
 def imuser_set_token(*, user: ImUser, token: str | None = None) -> str:

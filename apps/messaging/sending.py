@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -22,6 +21,7 @@ from apps.messaging.content import MessageContent, content_to_body
 from apps.messaging.conversations import Place, is_id, p2p_get_or_create, place_in
 from apps.messaging.models import Conversation, ConversationKind, ConversationMember, MemberRole, Message
 from apps.tenants.models import App
+from apps.webhooks.services import webhook_messages_created
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,10 @@ def message_send_many(*, requests: Sequence[SendRequest], after_commit: AfterCom
     try:
         with transaction.atomic():
             created = _store(requests, bodies, outcomes)
+            # Copies for the app server's webhook commit (or roll back) with the messages.
+            webhook_messages_created(created)
             # robust: the messages are stored whatever publishing does; a failure is logged.
-            transaction.on_commit(partial(after_commit, created), robust=True)
+            transaction.on_commit(lambda: after_commit(created), robust=True)
     except IntegrityError:
         if len(requests) == 1:
             raise

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from functools import partial
 
 from django.db import connection, transaction
 
@@ -27,6 +26,7 @@ from apps.messaging.models import (
 )
 from apps.messaging.sending import SendRequest, SendResult, message_send_one
 from apps.tenants.models import App
+from apps.webhooks.services import webhook_messages_created
 
 logger = logging.getLogger(__name__)
 
@@ -134,8 +134,9 @@ def message_recall(
         original.body = {}
         original.save(update_fields=["recalled", "body"])
         notice = _append_notice(app=app, place=place, original=original)
+        webhook_messages_created([SendResult(message=notice, place=place, duplicate=False)])
         transaction.on_commit(
-            partial(publish.messages_created, [SendResult(message=notice, place=place, duplicate=False)]),
+            lambda: publish.messages_created([SendResult(message=notice, place=place, duplicate=False)]),
             robust=True,
         )
     logger.info("message recalled", extra={"app_key": app.app_key, "message_id": original.pk})
@@ -159,8 +160,8 @@ def conversation_mark_read(
         return stored
     place.member.read_seq = wanted
     transaction.on_commit(
-        partial(
-            publish.read_receipt, place=place, reader=user, read_seq=wanted, origin_session=origin_session
+        lambda: publish.read_receipt(
+            place=place, reader=user, read_seq=wanted, origin_session=origin_session
         ),
         robust=True,
     )

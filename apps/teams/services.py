@@ -173,8 +173,25 @@ def _new_member(*, app: App, team: Team, user: ImUser, role: MemberRole, stamp: 
     )
 
 
-def _log(message: str, *, app: App, team: Team, **extra: object) -> None:
+def _log(
+    message: str,
+    *,
+    app: App,
+    team: Team,
+    change: str,
+    operator: str = "",
+    accids: Sequence[str] = (),
+    **extra: object,
+) -> None:
+    """Log a committed team change and send it to the app server's webhook (``team.changed``)."""
+    from apps.webhooks.payloads import webhook_payload_for_team
+    from apps.webhooks.services import webhook_emit
+
     logger.info(message, extra={"app_key": app.app_key, "team_id": team.pk, **extra})
+    payload = webhook_payload_for_team(
+        team=team, change=change, operator=operator, accids=accids, server_time=now_ms()
+    )
+    webhook_emit(app=app, type="team.changed", payload=payload)
 
 
 # Services ----------------------------------------------------------------------------------------
@@ -224,7 +241,15 @@ def team_create(
                 ),
             ]
         )
-    _log("team created", app=app, team=team, members=team.member_count)
+    _log(
+        "team created",
+        app=app,
+        team=team,
+        change="created",
+        operator=owner,
+        accids=accids,
+        members=team.member_count,
+    )
     return team
 
 
@@ -263,6 +288,8 @@ def team_update(
         if changed:
             team.save(update_fields=[*changed, "updated_at"])
             _touch(team, now_ms())
+    if changed:
+        _log("team updated", app=app, team=team, change="updated", operator=operator, fields=changed)
     return team
 
 
@@ -272,7 +299,7 @@ def team_dismiss(*, app: App, team_id: str, operator: str) -> Team:
         team = _lock_team(app=app, team_id=team_id)
         _operator(app=app, team=team, accid=operator, need=MemberRole.OWNER, action="dismiss the team")
         _touch(team, now_ms(), closed=True)
-    _log("team dismissed", app=app, team=team)
+    _log("team dismissed", app=app, team=team, change="dismissed", operator=operator)
     return team
 
 
@@ -297,7 +324,10 @@ def team_add_members(*, app: App, team_id: str, operator: str, accids: Sequence[
             )
             _count(team, len(joining))
             _touch(team, stamp)
-    _log("team members added", app=app, team=team, added=len(joining))
+    _log(
+        "team members added", app=app, team=team, change="members_added", operator=operator,
+        accids=[u.accid for u in joining], added=len(joining),
+    )  # fmt: skip
     return TeamChange(team=team, changed=[user.accid for user in joining])
 
 
@@ -324,7 +354,10 @@ def team_remove_members(*, app: App, team_id: str, operator: str, accids: Sequen
             ConversationMember.objects.filter(pk__in=[present[user.pk].pk for user in leaving]).delete()
             _count(team, -len(leaving))
             _touch(team, now_ms())
-    _log("team members removed", app=app, team=team, removed=len(leaving))
+    _log(
+        "team members removed", app=app, team=team, change="members_removed", operator=operator,
+        accids=[u.accid for u in leaving], removed=len(leaving),
+    )  # fmt: skip
     return TeamChange(team=team, changed=[user.accid for user in leaving])
 
 
@@ -338,7 +371,7 @@ def team_leave(*, app: App, team_id: str, accid: str) -> Team:
         member.delete()
         _count(team, -1)
         _touch(team, now_ms())
-    _log("team member left", app=app, team=team)
+    _log("team member left", app=app, team=team, change="member_left", operator=accid, accids=[accid])
     return team
 
 
@@ -368,7 +401,14 @@ def team_transfer_owner(
         team.owner = heir.user
         team.save(update_fields=["owner", "updated_at"])
         _touch(team, stamp)
-    _log("team owner transferred", app=app, team=team, left=leave)
+    _log(
+        "team owner transferred",
+        app=app,
+        team=team,
+        change="owner_transferred",
+        operator=operator,
+        left=leave,
+    )
     return team
 
 
@@ -395,7 +435,11 @@ def _set_roles(*, app: App, team_id: str, operator: str, accids: Sequence[str], 
                 role=becomes, updated_ms=stamp
             )
             _touch(team, stamp)
-    _log(f"team managers {'added' if promote else 'removed'}", app=app, team=team, changed=len(moving))
+    _log(
+        f"team managers {'added' if promote else 'removed'}", app=app, team=team,
+        change="managers_added" if promote else "managers_removed", operator=operator,
+        accids=[u.accid for u in moving], changed=len(moving),
+    )  # fmt: skip
     return TeamChange(team=team, changed=[user.accid for user in moving])
 
 
@@ -419,11 +463,15 @@ def team_mute_member(*, app: App, team_id: str, operator: str, accid: str, muted
             raise errors.owner_protected("muted", field="accid")
         if member.role == MemberRole.MANAGER and actor.role != MemberRole.OWNER:
             raise errors.not_team_owner("mute a manager")
-        if member.muted != muted:
+        changing = member.muted != muted
+        if changing:
             stamp = now_ms()
             ConversationMember.objects.filter(pk=member.pk).update(muted=muted, updated_ms=stamp)
             member.muted, member.updated_ms = muted, stamp
             _touch(team, stamp)
+    if changing:
+        change = "member_muted" if muted else "member_unmuted"
+        _log("team member muted", app=app, team=team, change=change, operator=operator, accids=[accid])
     return member
 
 
@@ -432,6 +480,15 @@ def team_mute_all(*, app: App, team_id: str, operator: str, muted: bool) -> Team
     with transaction.atomic():
         team = _lock_team(app=app, team_id=team_id)
         _operator(app=app, team=team, accid=operator, need=MemberRole.OWNER, action="mute the whole team")
-        if team.conversation.mute_all != muted:
+        changing = team.conversation.mute_all != muted
+        if changing:
             _touch(team, now_ms(), mute_all=muted)
+    if changing:
+        _log(
+            "team mute-all",
+            app=app,
+            team=team,
+            change="mute_all_on" if muted else "mute_all_off",
+            operator=operator,
+        )
     return team

@@ -32,9 +32,15 @@ def webpush() -> Iterator[WebPushServer]:
 
 
 @pytest.fixture
-def worker() -> Iterator[None]:
+def worker(settings) -> Iterator[None]:
+    # Name the queue: a worker started earlier in the run may have narrowed the app's selection.
     with start_worker(
-        celery_app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=10
+        celery_app,
+        pool="threads",
+        concurrency=2,
+        perform_ping_check=False,
+        shutdown_timeout=10,
+        queues=[settings.CELERY_TASK_DEFAULT_QUEUE],
     ):
         yield
 

@@ -1,0 +1,1 @@
+"""The imcloud benchmark: `python bench/run.py --quick` (docs/performance.md)."""
