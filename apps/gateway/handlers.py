@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -11,6 +12,7 @@ from channels.db import database_sync_to_async
 from apps.core.errors import DomainError
 from apps.gateway.frames import ctype, message_proto
 from apps.messaging import selectors, services
+from apps.messaging.callback import cached_callback_config, callback_config, message_checked_by_app_server
 from apps.messaging.content import Attachment, Location, MessageContent
 from apps.messaging.models import Message
 from apps.messaging.sending import SendRequest
@@ -55,14 +57,30 @@ async def send(conn: Connection, frame: pb.Frame) -> None:
     assert conn.session is not None
     assert conn.process is not None
     request = frame.send
-    outcome = await conn.process.sends.submit(
-        SendRequest(
-            app=conn.session.app,
-            sender=conn.session.user,
+    app, sender = conn.session.app, conn.session.user
+    content = _content(request)
+    config = cached_callback_config(app_id=app.pk) or await database_sync_to_async(callback_config)(app=app)
+    if config.callback_url:
+        # The app server's answer may take up to its timeout: wait for it off the event loop and
+        # off the database thread.
+        content = await asyncio.to_thread(
+            message_checked_by_app_server,
+            app=app,
+            sender=sender,
             conversation_type=request.conversation_type,
             target=request.target,
             client_msg_id=request.client_msg_id,
-            content=_content(request),
+            content=content,
+            config=config,
+        )
+    outcome = await conn.process.sends.submit(
+        SendRequest(
+            app=app,
+            sender=sender,
+            conversation_type=request.conversation_type,
+            target=request.target,
+            client_msg_id=request.client_msg_id,
+            content=content,
             origin_session=conn.session_id,
         )
     )

@@ -15,6 +15,7 @@ from apps.core.errors import DomainError, InvalidField
 from apps.gateway import publish
 from apps.imusers.models import ImUser
 from apps.messaging import errors
+from apps.messaging.callback import callback_config, message_checked_by_app_server
 from apps.messaging.clock import now_ms
 from apps.messaging.content import MessageContent
 from apps.messaging.conversations import Place, is_id, place_for
@@ -45,6 +46,15 @@ def message_send(
 
     Gateways batch sends through ``sending.message_send_many``; this is the same path for one.
     """
+    content = message_checked_by_app_server(
+        app=app,
+        sender=sender,
+        conversation_type=conversation_type,
+        target=target,
+        client_msg_id=client_msg_id,
+        content=content,
+        config=callback_config(app=app),
+    )
     request = SendRequest(
         app=app,
         sender=sender,
