@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from apps.core.errors import DomainError, InvalidField
 from apps.imusers.models import ImUser
@@ -170,13 +170,25 @@ def _store(
     conversations = {place.conversation.pk: place.conversation for _, _, place in fresh}
     for conversation in conversations.values():
         conversation.last_seq, conversation.updated_ms = positions[conversation.pk], stamp
-    Conversation.objects.bulk_update(list(conversations.values()), ["last_seq", "updated_ms"])
+    # Plain parameterised UPDATEs sent as one executemany (psycopg pipelines them): Django's
+    # bulk_update builds a CASE expression per row in Python, which the benchmark showed to cost
+    # a third of a gateway's CPU.
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "UPDATE messaging_conversation SET last_seq = %s, updated_ms = %s WHERE id = %s",
+            [(c.last_seq, stamp, c.pk) for c in conversations.values()],
+        )
     # Sending is reading: the sender's own messages never count as unread for them.
     readers: dict[int, ConversationMember] = {}
     for _, message, place in fresh:
         place.member.read_seq, place.member.updated_ms = max(place.member.read_seq, message.seq), stamp
         readers[place.member.pk] = place.member
-    ConversationMember.objects.bulk_update(list(readers.values()), ["read_seq", "updated_ms"])
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "UPDATE messaging_conversationmember SET read_seq = %s, updated_ms = %s "
+            "WHERE id = %s AND read_seq < %s",
+            [(m.read_seq, stamp, m.pk, m.read_seq) for m in readers.values()],
+        )
     return [result for index, _, _ in fresh if isinstance(result := outcomes[index], SendResult)]
 
 
