@@ -7,6 +7,8 @@ the database holds the truth, and a device that missed a wake-up recovers by syn
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -25,7 +27,7 @@ from apps.messaging.models import (
     Message,
     MessageType,
 )
-from apps.messaging.sending import SendRequest, SendResult, message_send_one
+from apps.messaging.sending import SendRequest, SendResult, message_send_many, message_send_one
 from apps.tenants.models import App
 from apps.webhooks.services import webhook_messages_created
 
@@ -93,6 +95,66 @@ def _append_notice(*, app: App, place: Place, original: Message) -> Message:
         created_ms=stamp,
         recalled_seq=original.seq,
     )
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    sent: list[tuple[str, SendResult]]
+    failed: list[tuple[str, DomainError]]
+
+
+def message_send_batch(
+    *,
+    app: App,
+    sender: ImUser,
+    recipients: Sequence[str],
+    client_msg_id_prefix: str | None,
+    content: MessageContent,
+) -> BatchResult:
+    """One one-to-one message to each recipient, stored in one transaction; a recipient that is
+    refused (unknown, or by the app's callback) is reported and does not stop the others.
+
+    With a prefix, each recipient's client_msg_id is ``<prefix>:<accid>``, so a retried batch is
+    idempotent; without one, a fresh batch id is used.
+    """
+    batch_id = uuid.uuid4().hex[:24]
+    config = callback_config(app=app)
+    requests: list[SendRequest] = []
+    failed: list[tuple[str, DomainError]] = []
+    for to in recipients:
+        client_msg_id = f"{client_msg_id_prefix}:{to}" if client_msg_id_prefix else f"batch-{batch_id}-{to}"
+        try:
+            checked = message_checked_by_app_server(
+                app=app,
+                sender=sender,
+                conversation_type=ConversationKind.P2P,
+                target=to,
+                client_msg_id=client_msg_id,
+                content=content,
+                config=config,
+            )
+        except DomainError as exc:
+            failed.append((to, exc))
+            continue
+        requests.append(
+            SendRequest(
+                app=app,
+                sender=sender,
+                conversation_type=ConversationKind.P2P,
+                target=to,
+                client_msg_id=client_msg_id,
+                content=checked,
+            )
+        )
+    sent: list[tuple[str, SendResult]] = []
+    for request, outcome in zip(
+        requests, message_send_many(requests=requests, after_commit=publish.messages_created), strict=True
+    ):
+        if isinstance(outcome, DomainError):
+            failed.append((request.target, outcome))
+        else:
+            sent.append((request.target, outcome))
+    return BatchResult(sent=sent, failed=failed)
 
 
 @dataclass(frozen=True)

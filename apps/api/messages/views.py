@@ -26,8 +26,7 @@ from apps.core.errors import DomainError, NotFound
 from apps.imusers.models import ImUser
 from apps.imusers.selectors import imuser_get
 from apps.messaging import errors
-from apps.messaging.content import MessageContent, content_to_body
-from apps.messaging.models import ConversationKind
+from apps.messaging.content import content_to_body
 from apps.messaging.selectors import (
     ConversationSummary,
     conversations_changed,
@@ -35,7 +34,13 @@ from apps.messaging.selectors import (
     team_read_status,
 )
 from apps.messaging.sending import SendResult
-from apps.messaging.services import conversation_mark_read, message_recall, message_send
+from apps.messaging.services import (
+    BatchResult,
+    conversation_mark_read,
+    message_recall,
+    message_send,
+    message_send_batch,
+)
 from apps.tenants.models import App
 
 MESSAGES = ["messages"]
@@ -67,29 +72,14 @@ def _rest_fields(**renames: str) -> Iterator[None]:
         raise
 
 
-def _send_each(
-    *, app: App, sender: ImUser, recipients: list[str], prefix: str | None, content: MessageContent
-) -> dict[str, list[dict[str, Any]]]:
-    """One one-to-one message per recipient; a recipient the service refuses is reported, not fatal."""
-    batch_id = uuid.uuid4().hex[:24]
-    results: list[dict[str, Any]] = []
-    failed: list[dict[str, Any]] = []
-    for to in recipients:
-        client_msg_id = f"{prefix}:{to}" if prefix else f"batch-{batch_id}-{to}"
-        try:
-            sent = message_send(
-                app=app,
-                sender=sender,
-                conversation_type=ConversationKind.P2P,
-                target=to,
-                client_msg_id=client_msg_id,
-                content=content,
-            )
-        except DomainError as exc:
-            failed.append({"to": to, "code": exc.code, "detail": exc.detail})
-        else:
-            results.append({"to": to, "server_msg_id": str(sent.message.pk), "seq": sent.message.seq})
-    return {"results": results, "failed": failed}
+def _batch_out(result: BatchResult) -> dict[str, list[dict[str, Any]]]:
+    return {
+        "results": [
+            {"to": to, "server_msg_id": str(sent.message.pk), "seq": sent.message.seq}
+            for to, sent in result.sent
+        ],
+        "failed": [{"to": to, "code": exc.code, "detail": exc.detail} for to, exc in result.failed],
+    }
 
 
 def _sent(result: SendResult) -> Response:
@@ -146,15 +136,14 @@ class MessagesBatchView(APIView):
         sender = _user(app=app, accid=data["from"], field="from")
         content = s.content_of(data)
         content_to_body(content)  # bad content is one 400 for the batch, not 500 failures
-        return Response(
-            _send_each(
-                app=app,
-                sender=sender,
-                recipients=data["to"],
-                prefix=data.get("client_msg_id"),
-                content=content,
-            )
+        result = message_send_batch(
+            app=app,
+            sender=sender,
+            recipients=data["to"],
+            client_msg_id_prefix=data.get("client_msg_id"),
+            content=content,
         )
+        return Response(_batch_out(result))
 
 
 class MessagesHistoryView(APIView):
