@@ -9,7 +9,6 @@ onto these forms with ``attach``. Secrets are never rendered back into a form.
 from __future__ import annotations
 
 import json
-import string
 from io import BytesIO
 from typing import Any
 
@@ -18,17 +17,15 @@ from django.core.files.uploadedfile import InMemoryUploadedFile, UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 from django.db import models
 
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, InvalidField
 from apps.push.models import Provider, PushSettings
+from apps.push.templates import check_template as check_push_template
 
 # The largest upload accepted: a .p8 key is about 250 bytes, a service-account JSON about 2.4 KiB.
 # The same figure as DATA_UPLOAD_MAX_MEMORY_SIZE, which bounds the form's other fields.
 MAX_UPLOAD_BYTES = 64 * 1024
 MAX_UPLOAD_KIB = MAX_UPLOAD_BYTES // 1024
 
-PLACEHOLDERS = ("sender", "team", "preview")
-# What the templates are tried on before they are saved.
-SAMPLE_VALUES = {"sender": "Alice", "team": "Weekend hikers", "preview": "See you at nine?"}
 RATE_PER_SECOND_MAX = 100_000
 
 
@@ -250,29 +247,11 @@ class CredentialsDeleteForm(forms.Form):
 
 
 def check_template(value: str) -> None:
-    """A notification template: text with {sender}, {team} and {preview}, and {{ }} for braces."""
-    names = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
+    """The form's validator: the service's own check, as a form error."""
     try:
-        parts = list(string.Formatter().parse(value))
-    except ValueError:
-        raise forms.ValidationError(
-            "A brace is not closed. Write {{ and }} for literal braces.", code="bad_template"
-        ) from None
-    for _literal, name, spec, conversion in parts:
-        if name is None:
-            continue
-        if name not in PLACEHOLDERS:
-            raise forms.ValidationError(
-                f"Unknown placeholder {{{name}}}: use {names}.", code="unknown_placeholder"
-            )
-        if spec or conversion:
-            raise forms.ValidationError(
-                f"Write the placeholder as {{{name}}}, without a format.", code="bad_template"
-            )
-    try:
-        value.format_map(SAMPLE_VALUES)
-    except (KeyError, IndexError, ValueError, AttributeError):
-        raise forms.ValidationError(f"This template cannot be filled in: use {names}.") from None
+        check_push_template(value, field="template")
+    except InvalidField as exc:
+        raise forms.ValidationError(exc.detail, code="bad_template") from None
 
 
 def _template_field(label: str, model_field: str, help_text: str) -> forms.CharField:

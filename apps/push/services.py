@@ -16,6 +16,7 @@ from apps.messaging.conversations import place_for
 from apps.messaging.models import ConversationMember
 from apps.push.models import Device, PushCredential, PushPreferences, PushSettings
 from apps.push.models import Provider as ProviderName
+from apps.push.templates import TEMPLATE_FIELDS, check_template
 from apps.tenants.models import App
 
 logger = logging.getLogger(__name__)
@@ -177,6 +178,9 @@ def settings_update(*, app: App, **values: Any) -> PushSettings:
     unknown = set(values) - allowed
     if unknown:
         raise InvalidField(f"unknown setting {sorted(unknown)[0]}", field=sorted(unknown)[0])
+    for name in TEMPLATE_FIELDS:
+        if name in values:
+            check_template(str(values[name]), field=name)
     if "rate_per_second" in values and not 1 <= int(values["rate_per_second"]) <= 100_000:
         raise InvalidField("rate_per_second is 1 to 100,000", field="rate_per_second")
     for name, value in values.items():

@@ -213,3 +213,13 @@ def test_a_large_team_fans_out_in_batches_of_500(world):
     groups = delivery.push_fanout_message(message_id=message.pk)
     assert [len(g) for g in groups] == [500, 500, 100]
     assert world["alice"].pk not in {u for g in groups for u in g}
+
+
+@pytest.mark.parametrize("template", ["{nobody}", "{preview:>100000000}", "{sender!r}", "unclosed {"])
+def test_templates_that_the_workers_could_not_fill_in_are_refused(world, template):
+    from apps.core.errors import InvalidField
+    from apps.push.services import settings_update
+
+    with pytest.raises(InvalidField) as refused:
+        settings_update(app=world["app"], p2p_body=template)
+    assert refused.value.field == "p2p_body"
