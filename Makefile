@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: run test lint format typecheck pytest migrate venv clean proto bench
+.PHONY: run test lint format typecheck pytest migrate venv clean proto bench bench-push
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ pytest: $(VENV)/.dev
 bench: $(VENV)/.runtime
 	$(BIN)/pip install --quiet -r bench/requirements.txt
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+## Offline-push benchmark: notifications/s through Celery to a local APNs; JSON and PNG in bench/results/push-*.
+## `make bench-push BENCH_ARGS=--quick` for a smoke run (needs PostgreSQL and Redis; flushes Redis db 11).
+bench-push: $(VENV)/.dev
+	$(BIN)/pip install --quiet -r bench/requirements.txt
+	$(PY) bench/push.py $(BENCH_ARGS)
 
 ## Regenerate the protocol code from protocol/imcloud.proto (CI fails when it is stale).
 proto: $(VENV)/.dev

@@ -27,6 +27,9 @@ Differences from the stock double, all on purpose and reported in the bench's JS
   20 minutes" rule (TooManyProviderTokenUpdates). Each worker *process* signs its own JWT, so more
   than one worker process trips that rule; the bench turns this on only when it runs several
   worker processes, and says so.
+- `reset` (between the bench's phases) keeps the access tokens the FCM double issued (a real token
+  endpoint does not forget them) and forgets the APNs double's last accepted JWT (as if 20 minutes
+  had passed), so that workers restarted between phases may sign their own.
 """
 
 from __future__ import annotations
@@ -45,10 +48,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import hypercorn.config  # noqa: E402
+import hypercorn.config
 
-from tests.push_servers import base  # noqa: E402
-from tests.push_servers.base import PushServer, Request, Response  # noqa: E402
+from tests.push_servers import base
+from tests.push_servers.base import PushServer, Request, Response
 
 PROVIDERS = ("apns", "fcm", "webpush")
 
@@ -180,7 +183,9 @@ def patch_hypercorn(max_requests: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--provider", choices=PROVIDERS, default="apns")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--lenient-jwt", action="store_true")
@@ -204,7 +209,7 @@ def main() -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, on_signal)
-    print(json.dumps(info), flush=True)  # noqa: T201
+    print(json.dumps(info), flush=True)
     try:
         for line in sys.stdin:
             if stopping.is_set():
@@ -214,14 +219,24 @@ def main() -> None:
                 op = command.get("op")
                 if op == "stats":
                     with server.lock:
-                        answer = {**recorder.stats(), "errors": len(server.errors),
-                                  "error_sample": server.errors[-1][-800:] if server.errors else "",
-                                  "connections": server.connection_count}  # fmt: skip
+                        answer = {
+                            **recorder.stats(),
+                            "errors": len(server.errors),
+                            "error_sample": server.errors[-1][-800:] if server.errors else "",
+                            "connections": server.connection_count,
+                        }
                 elif op == "dump":
                     answer = recorder.dump(command["path"])
                 elif op == "reset":
                     with server.lock:
+                        # FCM's double forgets the access tokens it issued on reset; a real token
+                        # endpoint does not, so keep them (the client would get 401 and re-fetch).
+                        # APNs: the last accepted JWT is forgotten, as if 20 minutes had passed, so
+                        # that workers restarted between phases may sign their own.
+                        issued = dict(getattr(server, "access_tokens", {}))
                         server.reset()
+                        if issued:
+                            server.access_tokens.update(issued)  # type: ignore[attr-defined]
                     recorder.reset()
                     answer = {"ok": True}
                 elif op == "subscribe":
@@ -232,13 +247,13 @@ def main() -> None:
                     Path(command["path"]).write_text(json.dumps(subs))
                     answer = {"path": command["path"], "count": len(subs)}
                 elif op == "exit":
-                    print(json.dumps({"ok": True}), flush=True)  # noqa: T201
+                    print(json.dumps({"ok": True}), flush=True)
                     break
                 else:
                     answer = {"error": f"unknown op {op!r}"}
-            except Exception as exc:  # noqa: BLE001 - report to the bench, keep serving
+            except Exception as exc:
                 answer = {"error": f"{type(exc).__name__}: {exc}"}
-            print(json.dumps(answer), flush=True)  # noqa: T201
+            print(json.dumps(answer), flush=True)
     except (OSError, ValueError):
         pass  # stdin closed by the signal handler
     finally:

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import random
+import threading
 import zoneinfo
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -237,6 +238,19 @@ def reserve(message: Message, planned: Sequence[Planned]) -> list[tuple[PushAtte
     return claimed
 
 
+_send_pool: ThreadPoolExecutor | None = None
+_send_pool_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The process's sending threads, kept for its lifetime so each keeps its own connections."""
+    global _send_pool
+    with _send_pool_lock:
+        if _send_pool is None:
+            _send_pool = ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="push-send")
+        return _send_pool
+
+
 def send_claimed(
     claimed: Sequence[tuple[PushAttempt, Planned]], app_id: int
 ) -> list[tuple[PushAttempt, ProviderResult]]:
@@ -254,13 +268,12 @@ def send_claimed(
             result = PROVIDERS[planned.device.provider].send(
                 notification=planned.notification, device=_target(planned.device), credentials=creds
             )
-        except Exception as exc:  # a provider bug must not lose the other sends of the batch
+        except Exception as exc:  # an HTTP client failure must not lose the notification: retry it
             logger.exception("push provider raised", extra={"provider": planned.device.provider})
-            result = ProviderResult(outcome="failed", status=0, detail=f"{type(exc).__name__}: {exc}"[:255])
+            result = ProviderResult(outcome="retry", status=0, detail=f"{type(exc).__name__}: {exc}"[:255])
         return attempt, result
 
-    with ThreadPoolExecutor(max_workers=min(SEND_THREADS, max(1, len(claimed)))) as pool:
-        outcomes = list(pool.map(one, claimed))
+    outcomes = list(_pool().map(one, claimed))
     for attempt, result in outcomes:
         record(attempt, result)
     return outcomes

@@ -22,7 +22,7 @@ TOTAL_TIMEOUT = 10.0
 RESPONSE_BODY_LIMIT = 2000
 # One httpx.Client per origin (scheme://host:port) is cached per process; at most this many are
 # kept (Web Push endpoints name arbitrary origins), the least recently used is closed beyond it.
-CLIENT_CACHE_SIZE = 64
+CLIENT_CACHE_SIZE = 256
 # Connections per origin, and how long an idle one is kept open (APNs wants them long-lived).
 MAX_CONNECTIONS_PER_ORIGIN = 20
 KEEPALIVE_EXPIRY = 600.0

@@ -42,7 +42,7 @@ CLOCK = Clock()
 
 # --- Client cache ---------------------------------------------------------------------------------
 _clients_lock = threading.Lock()
-_clients: OrderedDict[tuple[str, bool], httpx.Client] = OrderedDict()
+_clients: OrderedDict[tuple[str, bool, int], httpx.Client] = OrderedDict()
 
 
 def origin_of(url: str) -> str:
@@ -51,12 +51,17 @@ def origin_of(url: str) -> str:
 
 
 def client_for(url: str, *, http2_only: bool = False) -> httpx.Client:
-    """The process's client for the origin of ``url``.
+    """This thread's client for the origin of ``url``.
+
+    One client (and so one connection) per thread: httpcore's HTTP/2 connection is not safe to
+    share between threads (streams and the HPACK state are used outside any lock; the push
+    benchmark saw lost and duplicated notifications, encode/httpcore#1062). Workers keep their
+    threads, so each thread keeps reusing its own connection.
 
     ``http2_only`` (APNs): HTTP/2 via ALPN on https, and with prior knowledge (h2c) on http.
     Otherwise HTTP/1.1, or HTTP/2 when the server offers it through ALPN.
     """
-    key = (origin_of(url), http2_only)
+    key = (origin_of(url), http2_only, threading.get_ident())
     with _clients_lock:
         client = _clients.get(key)
         if client is not None and not client.is_closed:
