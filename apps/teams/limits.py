@@ -10,7 +10,6 @@ __all__ = [
     "INTRO_MAX_LENGTH",
     "MEMBERS_PAGE_MAX",
     "NAME_MAX_LENGTH",
-    "TEAM_ID_MAX_DIGITS",
     "TEAM_MEMBERS_DEFAULT",
     "TEAM_MEMBERS_MAX",
     "TEAM_MEMBERS_MIN",
@@ -27,4 +26,3 @@ TEAM_MEMBERS_MIN = 2
 ACCIDS_PER_CALL_MAX = 500
 MEMBERS_PAGE_MAX = 100
 # Team ids are conversation ids (bigint); longer digit strings cannot name a team.
-TEAM_ID_MAX_DIGITS = 18

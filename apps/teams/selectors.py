@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
 from apps.imusers.models import ImUser
+from apps.messaging.conversations import is_id
 from apps.messaging.models import ConversationKind, ConversationMember
 from apps.teams import errors, limits
 from apps.teams.models import Team
 from apps.tenants.models import App
 
-_TEAM_ID = re.compile(rf"[0-9]{{1,{limits.TEAM_ID_MAX_DIGITS}}}")
-
 
 def team_id_parse(team_id: str) -> int:
     """The primary key a team id names; anything that cannot name a team is ``no_such_team``."""
-    if not _TEAM_ID.fullmatch(team_id):
+    if not is_id(team_id):
         raise errors.no_such_team(team_id)
     return int(team_id)
 

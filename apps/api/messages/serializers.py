@@ -6,7 +6,6 @@ enums spelt as strings ("p2p", "text"), ``from``/``to`` instead of the receiver-
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +23,7 @@ from apps.api.fields import (
 from apps.imusers import limits as user_limits
 from apps.messaging import limits
 from apps.messaging.content import MEDIA_TYPES, Attachment, Location, MessageContent
+from apps.messaging.conversations import is_id
 from apps.messaging.models import Conversation, ConversationKind, Message, MessageType
 
 CONVERSATION_TYPES: dict[str, int] = {"p2p": ConversationKind.P2P, "team": ConversationKind.TEAM}
@@ -36,7 +36,6 @@ UINT32_MAX = 2**32 - 1
 INT64_MAX = 2**63 - 1
 # A batch derives each recipient's client_msg_id as "<client_msg_id>:<to>", which must still fit.
 BATCH_CLIENT_MSG_ID_MAX = limits.CLIENT_MSG_ID_MAX - user_limits.ACCID_MAX_LENGTH - 1
-SERVER_MSG_ID = TEAM_ID = re.compile(r"[0-9]{1,18}")
 
 
 def _accid_format(value: str) -> None:
@@ -46,7 +45,7 @@ def _accid_format(value: str) -> None:
 
 
 def _server_msg_id_format(value: str) -> None:
-    if not SERVER_MSG_ID.fullmatch(value):
+    if not is_id(value):
         raise serializers.ValidationError("Must be a server_msg_id this API returned (digits).")
 
 
