@@ -25,4 +25,3 @@ TEAM_MEMBERS_MIN = 2
 # How many accids one add/remove/managers call may name (and `members` at creation).
 ACCIDS_PER_CALL_MAX = 500
 MEMBERS_PAGE_MAX = 100
-# Team ids are conversation ids (bigint); longer digit strings cannot name a team.
