@@ -154,6 +154,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+# Several deployments (or concurrent test stacks) may share one broker: each names its own queue.
+CELERY_TASK_DEFAULT_QUEUE = env_str("IMCLOUD_CELERY_QUEUE", "celery")
 CELERY_TASK_ALWAYS_EAGER = env_bool("IMCLOUD_CELERY_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

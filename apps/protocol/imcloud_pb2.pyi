@@ -1,3 +1,4 @@
+from google.protobuf import descriptor_pb2 as _descriptor_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -52,6 +53,26 @@ class PushProvider(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PUSH_PROVIDER_WEBPUSH: _ClassVar[PushProvider]
     PUSH_PROVIDER_HUAWEI: _ClassVar[PushProvider]
     PUSH_PROVIDER_XIAOMI: _ClassVar[PushProvider]
+
+class TeamRole(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TEAM_ROLE_UNSPECIFIED: _ClassVar[TeamRole]
+    TEAM_ROLE_OWNER: _ClassVar[TeamRole]
+    TEAM_ROLE_MANAGER: _ClassVar[TeamRole]
+    TEAM_ROLE_MEMBER: _ClassVar[TeamRole]
+
+class TeamChangeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TEAM_CHANGE_KIND_UNSPECIFIED: _ClassVar[TeamChangeKind]
+    TEAM_CHANGE_KIND_CREATED: _ClassVar[TeamChangeKind]
+    TEAM_CHANGE_KIND_UPDATED: _ClassVar[TeamChangeKind]
+    TEAM_CHANGE_KIND_DISMISSED: _ClassVar[TeamChangeKind]
+    TEAM_CHANGE_KIND_MEMBERS_ADDED: _ClassVar[TeamChangeKind]
+    TEAM_CHANGE_KIND_MEMBERS_REMOVED: _ClassVar[TeamChangeKind]
+    TEAM_CHANGE_KIND_MEMBER_LEFT: _ClassVar[TeamChangeKind]
+    TEAM_CHANGE_KIND_OWNER_CHANGED: _ClassVar[TeamChangeKind]
+    TEAM_CHANGE_KIND_MANAGERS_CHANGED: _ClassVar[TeamChangeKind]
+    TEAM_CHANGE_KIND_MUTE_CHANGED: _ClassVar[TeamChangeKind]
 PLATFORM_UNSPECIFIED: Platform
 PLATFORM_ANDROID: Platform
 PLATFORM_IOS: Platform
@@ -83,9 +104,29 @@ PUSH_PROVIDER_FCM: PushProvider
 PUSH_PROVIDER_WEBPUSH: PushProvider
 PUSH_PROVIDER_HUAWEI: PushProvider
 PUSH_PROVIDER_XIAOMI: PushProvider
+TEAM_ROLE_UNSPECIFIED: TeamRole
+TEAM_ROLE_OWNER: TeamRole
+TEAM_ROLE_MANAGER: TeamRole
+TEAM_ROLE_MEMBER: TeamRole
+TEAM_CHANGE_KIND_UNSPECIFIED: TeamChangeKind
+TEAM_CHANGE_KIND_CREATED: TeamChangeKind
+TEAM_CHANGE_KIND_UPDATED: TeamChangeKind
+TEAM_CHANGE_KIND_DISMISSED: TeamChangeKind
+TEAM_CHANGE_KIND_MEMBERS_ADDED: TeamChangeKind
+TEAM_CHANGE_KIND_MEMBERS_REMOVED: TeamChangeKind
+TEAM_CHANGE_KIND_MEMBER_LEFT: TeamChangeKind
+TEAM_CHANGE_KIND_OWNER_CHANGED: TeamChangeKind
+TEAM_CHANGE_KIND_MANAGERS_CHANGED: TeamChangeKind
+TEAM_CHANGE_KIND_MUTE_CHANGED: TeamChangeKind
+REQUEST_FIELD_NUMBER: _ClassVar[int]
+request: _descriptor.FieldDescriptor
+RESPONSE_FIELD_NUMBER: _ClassVar[int]
+response: _descriptor.FieldDescriptor
+PUSH_FIELD_NUMBER: _ClassVar[int]
+push: _descriptor.FieldDescriptor
 
 class Frame(_message.Message):
-    __slots__ = ("request_id", "login", "login_result", "ping", "pong", "send", "send_ack", "message", "sync", "sync_result", "mark_read", "mark_read_ack", "receipt", "recall", "recall_ack", "typing", "kick", "error", "logout", "read_status", "read_status_result", "register_device", "unregister_device", "app_state", "set_push_mute", "ack")
+    __slots__ = ("request_id", "login", "login_result", "ping", "pong", "send", "send_ack", "message", "sync", "sync_result", "mark_read", "mark_read_ack", "receipt", "recall", "recall_ack", "typing", "kick", "error", "logout", "read_status", "read_status_result", "register_device", "unregister_device", "app_state", "set_push_mute", "ack", "create_team", "get_team", "team_info", "list_my_teams", "team_list", "add_team_members", "remove_team_members", "leave_team", "dismiss_team", "list_team_members", "team_members", "team_notice")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     LOGIN_FIELD_NUMBER: _ClassVar[int]
     LOGIN_RESULT_FIELD_NUMBER: _ClassVar[int]
@@ -112,6 +153,18 @@ class Frame(_message.Message):
     APP_STATE_FIELD_NUMBER: _ClassVar[int]
     SET_PUSH_MUTE_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TEAM_FIELD_NUMBER: _ClassVar[int]
+    GET_TEAM_FIELD_NUMBER: _ClassVar[int]
+    TEAM_INFO_FIELD_NUMBER: _ClassVar[int]
+    LIST_MY_TEAMS_FIELD_NUMBER: _ClassVar[int]
+    TEAM_LIST_FIELD_NUMBER: _ClassVar[int]
+    ADD_TEAM_MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_TEAM_MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    LEAVE_TEAM_FIELD_NUMBER: _ClassVar[int]
+    DISMISS_TEAM_FIELD_NUMBER: _ClassVar[int]
+    LIST_TEAM_MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    TEAM_MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    TEAM_NOTICE_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     login: Login
     login_result: LoginResult
@@ -138,7 +191,19 @@ class Frame(_message.Message):
     app_state: AppState
     set_push_mute: SetPushMute
     ack: Ack
-    def __init__(self, request_id: _Optional[int] = ..., login: _Optional[_Union[Login, _Mapping]] = ..., login_result: _Optional[_Union[LoginResult, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ..., pong: _Optional[_Union[Pong, _Mapping]] = ..., send: _Optional[_Union[SendMessage, _Mapping]] = ..., send_ack: _Optional[_Union[SendAck, _Mapping]] = ..., message: _Optional[_Union[Message, _Mapping]] = ..., sync: _Optional[_Union[SyncRequest, _Mapping]] = ..., sync_result: _Optional[_Union[SyncResult, _Mapping]] = ..., mark_read: _Optional[_Union[MarkRead, _Mapping]] = ..., mark_read_ack: _Optional[_Union[MarkReadAck, _Mapping]] = ..., receipt: _Optional[_Union[ReceiptNotice, _Mapping]] = ..., recall: _Optional[_Union[Recall, _Mapping]] = ..., recall_ack: _Optional[_Union[RecallAck, _Mapping]] = ..., typing: _Optional[_Union[Typing, _Mapping]] = ..., kick: _Optional[_Union[Kick, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., logout: _Optional[_Union[Logout, _Mapping]] = ..., read_status: _Optional[_Union[ReadStatusRequest, _Mapping]] = ..., read_status_result: _Optional[_Union[ReadStatusResult, _Mapping]] = ..., register_device: _Optional[_Union[RegisterDevice, _Mapping]] = ..., unregister_device: _Optional[_Union[UnregisterDevice, _Mapping]] = ..., app_state: _Optional[_Union[AppState, _Mapping]] = ..., set_push_mute: _Optional[_Union[SetPushMute, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ...) -> None: ...
+    create_team: CreateTeam
+    get_team: GetTeam
+    team_info: TeamInfo
+    list_my_teams: ListMyTeams
+    team_list: TeamList
+    add_team_members: AddTeamMembers
+    remove_team_members: RemoveTeamMembers
+    leave_team: LeaveTeam
+    dismiss_team: DismissTeam
+    list_team_members: ListTeamMembers
+    team_members: TeamMembers
+    team_notice: TeamNotice
+    def __init__(self, request_id: _Optional[int] = ..., login: _Optional[_Union[Login, _Mapping]] = ..., login_result: _Optional[_Union[LoginResult, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ..., pong: _Optional[_Union[Pong, _Mapping]] = ..., send: _Optional[_Union[SendMessage, _Mapping]] = ..., send_ack: _Optional[_Union[SendAck, _Mapping]] = ..., message: _Optional[_Union[Message, _Mapping]] = ..., sync: _Optional[_Union[SyncRequest, _Mapping]] = ..., sync_result: _Optional[_Union[SyncResult, _Mapping]] = ..., mark_read: _Optional[_Union[MarkRead, _Mapping]] = ..., mark_read_ack: _Optional[_Union[MarkReadAck, _Mapping]] = ..., receipt: _Optional[_Union[ReceiptNotice, _Mapping]] = ..., recall: _Optional[_Union[Recall, _Mapping]] = ..., recall_ack: _Optional[_Union[RecallAck, _Mapping]] = ..., typing: _Optional[_Union[Typing, _Mapping]] = ..., kick: _Optional[_Union[Kick, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., logout: _Optional[_Union[Logout, _Mapping]] = ..., read_status: _Optional[_Union[ReadStatusRequest, _Mapping]] = ..., read_status_result: _Optional[_Union[ReadStatusResult, _Mapping]] = ..., register_device: _Optional[_Union[RegisterDevice, _Mapping]] = ..., unregister_device: _Optional[_Union[UnregisterDevice, _Mapping]] = ..., app_state: _Optional[_Union[AppState, _Mapping]] = ..., set_push_mute: _Optional[_Union[SetPushMute, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., create_team: _Optional[_Union[CreateTeam, _Mapping]] = ..., get_team: _Optional[_Union[GetTeam, _Mapping]] = ..., team_info: _Optional[_Union[TeamInfo, _Mapping]] = ..., list_my_teams: _Optional[_Union[ListMyTeams, _Mapping]] = ..., team_list: _Optional[_Union[TeamList, _Mapping]] = ..., add_team_members: _Optional[_Union[AddTeamMembers, _Mapping]] = ..., remove_team_members: _Optional[_Union[RemoveTeamMembers, _Mapping]] = ..., leave_team: _Optional[_Union[LeaveTeam, _Mapping]] = ..., dismiss_team: _Optional[_Union[DismissTeam, _Mapping]] = ..., list_team_members: _Optional[_Union[ListTeamMembers, _Mapping]] = ..., team_members: _Optional[_Union[TeamMembers, _Mapping]] = ..., team_notice: _Optional[_Union[TeamNotice, _Mapping]] = ...) -> None: ...
 
 class Login(_message.Message):
     __slots__ = ("app_key", "accid", "token", "device_id", "platform", "client_version", "sync_cursor", "heartbeat_interval", "protocol_version")
@@ -487,3 +552,133 @@ class SetPushMute(_message.Message):
 class Ack(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class CreateTeam(_message.Message):
+    __slots__ = ("name", "members", "intro", "announcement", "icon", "ext", "max_members")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    INTRO_FIELD_NUMBER: _ClassVar[int]
+    ANNOUNCEMENT_FIELD_NUMBER: _ClassVar[int]
+    ICON_FIELD_NUMBER: _ClassVar[int]
+    EXT_FIELD_NUMBER: _ClassVar[int]
+    MAX_MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    members: _containers.RepeatedScalarFieldContainer[str]
+    intro: str
+    announcement: str
+    icon: str
+    ext: str
+    max_members: int
+    def __init__(self, name: _Optional[str] = ..., members: _Optional[_Iterable[str]] = ..., intro: _Optional[str] = ..., announcement: _Optional[str] = ..., icon: _Optional[str] = ..., ext: _Optional[str] = ..., max_members: _Optional[int] = ...) -> None: ...
+
+class GetTeam(_message.Message):
+    __slots__ = ("team_id",)
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    team_id: str
+    def __init__(self, team_id: _Optional[str] = ...) -> None: ...
+
+class TeamInfo(_message.Message):
+    __slots__ = ("team_id", "name", "owner", "intro", "announcement", "icon", "ext", "max_members", "member_count", "mute_all")
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    INTRO_FIELD_NUMBER: _ClassVar[int]
+    ANNOUNCEMENT_FIELD_NUMBER: _ClassVar[int]
+    ICON_FIELD_NUMBER: _ClassVar[int]
+    EXT_FIELD_NUMBER: _ClassVar[int]
+    MAX_MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MUTE_ALL_FIELD_NUMBER: _ClassVar[int]
+    team_id: str
+    name: str
+    owner: str
+    intro: str
+    announcement: str
+    icon: str
+    ext: str
+    max_members: int
+    member_count: int
+    mute_all: bool
+    def __init__(self, team_id: _Optional[str] = ..., name: _Optional[str] = ..., owner: _Optional[str] = ..., intro: _Optional[str] = ..., announcement: _Optional[str] = ..., icon: _Optional[str] = ..., ext: _Optional[str] = ..., max_members: _Optional[int] = ..., member_count: _Optional[int] = ..., mute_all: _Optional[bool] = ...) -> None: ...
+
+class ListMyTeams(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class TeamList(_message.Message):
+    __slots__ = ("teams",)
+    TEAMS_FIELD_NUMBER: _ClassVar[int]
+    teams: _containers.RepeatedCompositeFieldContainer[TeamInfo]
+    def __init__(self, teams: _Optional[_Iterable[_Union[TeamInfo, _Mapping]]] = ...) -> None: ...
+
+class AddTeamMembers(_message.Message):
+    __slots__ = ("team_id", "accids")
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCIDS_FIELD_NUMBER: _ClassVar[int]
+    team_id: str
+    accids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, team_id: _Optional[str] = ..., accids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RemoveTeamMembers(_message.Message):
+    __slots__ = ("team_id", "accids")
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCIDS_FIELD_NUMBER: _ClassVar[int]
+    team_id: str
+    accids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, team_id: _Optional[str] = ..., accids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class LeaveTeam(_message.Message):
+    __slots__ = ("team_id",)
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    team_id: str
+    def __init__(self, team_id: _Optional[str] = ...) -> None: ...
+
+class DismissTeam(_message.Message):
+    __slots__ = ("team_id",)
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    team_id: str
+    def __init__(self, team_id: _Optional[str] = ...) -> None: ...
+
+class ListTeamMembers(_message.Message):
+    __slots__ = ("team_id", "cursor", "limit")
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    team_id: str
+    cursor: str
+    limit: int
+    def __init__(self, team_id: _Optional[str] = ..., cursor: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class TeamMember(_message.Message):
+    __slots__ = ("accid", "role", "muted", "joined_seq")
+    ACCID_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    MUTED_FIELD_NUMBER: _ClassVar[int]
+    JOINED_SEQ_FIELD_NUMBER: _ClassVar[int]
+    accid: str
+    role: TeamRole
+    muted: bool
+    joined_seq: int
+    def __init__(self, accid: _Optional[str] = ..., role: _Optional[_Union[TeamRole, str]] = ..., muted: _Optional[bool] = ..., joined_seq: _Optional[int] = ...) -> None: ...
+
+class TeamMembers(_message.Message):
+    __slots__ = ("team_id", "members", "cursor")
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    team_id: str
+    members: _containers.RepeatedCompositeFieldContainer[TeamMember]
+    cursor: str
+    def __init__(self, team_id: _Optional[str] = ..., members: _Optional[_Iterable[_Union[TeamMember, _Mapping]]] = ..., cursor: _Optional[str] = ...) -> None: ...
+
+class TeamNotice(_message.Message):
+    __slots__ = ("team_id", "kind", "operator", "accids")
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_FIELD_NUMBER: _ClassVar[int]
+    ACCIDS_FIELD_NUMBER: _ClassVar[int]
+    team_id: str
+    kind: TeamChangeKind
+    operator: str
+    accids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, team_id: _Optional[str] = ..., kind: _Optional[_Union[TeamChangeKind, str]] = ..., operator: _Optional[str] = ..., accids: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -27,7 +27,9 @@ def live_database() -> Iterator[str]:
 
 @pytest.fixture
 def live_redis() -> str:
-    redis.Redis.from_url(LIVE_REDIS).flushdb()
+    """Redis for server processes started by a test; stack_env gives each stack its own namespace
+    and Celery queue, so concurrent runs share the database without meeting."""
+    redis.Redis.from_url(LIVE_REDIS).ping()
     return LIVE_REDIS
 
 

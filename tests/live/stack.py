@@ -37,6 +37,9 @@ def stack_env(data_dir: Path, **overrides: str) -> dict[str, str]:
         IMCLOUD_LOG_LEVEL="INFO",
         IMCLOUD_LOG_FORMAT="plain",
         PYTHONUNBUFFERED="1",
+        # Concurrent live stacks share Redis: their keys, channels and Celery queues must not meet.
+        IMCLOUD_REDIS_NAMESPACE=f"imcloud-live-{uuid.uuid4().hex[:10]}",
+        IMCLOUD_CELERY_QUEUE=f"imcloud-live-{uuid.uuid4().hex[:10]}",
     )
     env.update(overrides)
     return env
