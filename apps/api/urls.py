@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from apps.api import lbs
+from apps.api import client_frames, lbs
 from apps.api.messages import views as messages
 from apps.api.push import views as push
 from apps.api.teams import views as teams
@@ -54,4 +54,5 @@ urlpatterns = [
         name="team_read_status",
     ),
     path("lbs", lbs.LbsView.as_view(), name="lbs"),
+    path("client/frames", client_frames.ClientFramesView.as_view(), name="client_frames"),
 ]

@@ -17,6 +17,7 @@ from channels.db import database_sync_to_async
 from apps.core.conf import setting_int
 from apps.core.errors import DomainError
 from apps.gateway import handlers
+from apps.gateway.caller import Caller, error_frame
 from apps.gateway.process import GatewayProcess, current_process
 from apps.gateway.sessions import Session, session_authenticate, session_close, session_register
 from apps.protocol import codec
@@ -56,6 +57,7 @@ class Connection:
         self.encoding = codec.Encoding.JSON
         self.process: GatewayProcess | None = None
         self.session: Session | None = None
+        self.caller: Caller | None = None
         self.session_id = ""
         self.user_id = 0
         self.device_class = ""
@@ -134,9 +136,7 @@ class Connection:
             await self._write_raw(codec.encode(frame, self.encoding))
 
     async def error(self, request_id: int, code: str, message: str, *, fatal: bool = False) -> None:
-        await self.reply(
-            pb.Frame(request_id=request_id, error=pb.Error(code=code, message=message, fatal=fatal))
-        )
+        await self.reply(error_frame(request_id, code, message, fatal=fatal))
 
     async def close(self, code: int) -> None:
         if not self.closed:
@@ -184,7 +184,7 @@ class Connection:
         if kind == "login":
             await self._login(frame)
             return
-        if not self.ready:
+        if not self.ready or self.caller is None:
             await self.error(frame.request_id, "not_logged_in", "Log in first.")
             return
         handler = handlers.HANDLERS.get(kind)
@@ -192,12 +192,16 @@ class Connection:
             await self.error(frame.request_id, "unexpected_frame", f"Clients do not send {kind} frames.")
             return
         try:
-            await handler(self, frame)
-        except DomainError as exc:
-            await self.error(frame.request_id, exc.code, exc.detail)
+            reply = await handlers.answer(self.caller, frame, handler)
         except Exception:
             logger.exception("frame handler failed", extra={"kind": kind})
             await self.error(frame.request_id, "internal_error", "The server failed on this frame.")
+            return
+        if reply is not None:
+            await self.reply(reply)
+        if kind == "logout" and (reply is None or reply.WhichOneof("body") != "error"):
+            self.close_reason = "logout"
+            await self.close(CLOSE_LOGOUT)
 
     async def _login(self, frame: pb.Frame) -> None:
         if self.ready or self.session_id:
@@ -218,6 +222,7 @@ class Connection:
             await self.close(CLOSE_LOGIN_FAILED)
             return
         self.session, self.session_id = session, session.session_id
+        self.caller = Caller(session=session, submit=self.process.sends.submit)
         self.user_id, self.device_class, self.device_id = (
             session.user.pk,
             session.device_class,
@@ -243,7 +248,7 @@ class Connection:
         )
         await self.reply(pb.Frame(request_id=frame.request_id, login_result=result))
         if login.sync_cursor:
-            await handlers.push_conversation_sync(self, login.sync_cursor)
+            await self.reply(await handlers.conversation_sync_push(self.caller, login.sync_cursor))
         self.ready = True
         held, self._held = self._held, []
         for data in held:

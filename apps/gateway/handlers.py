@@ -1,15 +1,22 @@
-"""Frame handlers: each turns a request frame into one service or selector call and a reply."""
+"""Frame handlers: each turns a request frame into one service or selector call and its reply.
+
+The same functions serve both client transports, the WebSocket gateway (apps/gateway/connection.py)
+and the HTTP short link (apps/api/client_frames.py): a handler gets the ``Caller`` (the
+authenticated session, and how this transport stores a send) and returns the reply frame, or None
+when the request has none. Each transport writes the reply and turns a ``DomainError`` into an
+``error`` frame with its code.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from channels.db import database_sync_to_async
 
 from apps.core.errors import DomainError
+from apps.gateway import team_handlers
+from apps.gateway.caller import Caller, Handler, Reply, ack, error_frame
 from apps.gateway.frames import ctype, message_proto
 from apps.messaging import selectors, services
 from apps.messaging.callback import cached_callback_config, callback_config, message_checked_by_app_server
@@ -18,11 +25,6 @@ from apps.messaging.models import Message
 from apps.messaging.sending import SendRequest
 from apps.protocol import imcloud_pb2 as pb
 from apps.push import services as push_services
-
-if TYPE_CHECKING:
-    from apps.gateway.connection import Connection
-
-Handler = Callable[["Connection", pb.Frame], Awaitable[None]]
 
 
 def _content(send: pb.SendMessage) -> MessageContent:
@@ -49,15 +51,13 @@ def _content(send: pb.SendMessage) -> MessageContent:
     )
 
 
-async def ping(conn: Connection, frame: pb.Frame) -> None:
-    await conn.reply(pb.Frame(request_id=frame.request_id, pong=pb.Pong(server_time=int(time.time() * 1000))))
+async def ping(caller: Caller, frame: pb.Frame) -> Reply:
+    return pb.Frame(request_id=frame.request_id, pong=pb.Pong(server_time=int(time.time() * 1000)))
 
 
-async def send(conn: Connection, frame: pb.Frame) -> None:
-    assert conn.session is not None
-    assert conn.process is not None
+async def send(caller: Caller, frame: pb.Frame) -> Reply:
     request = frame.send
-    app, sender = conn.session.app, conn.session.user
+    app, sender = caller.app, caller.user
     content = _content(request)
     config = cached_callback_config(app_id=app.pk) or await database_sync_to_async(callback_config)(app=app)
     if config.callback_url:
@@ -73,7 +73,7 @@ async def send(conn: Connection, frame: pb.Frame) -> None:
             content=content,
             config=config,
         )
-    outcome = await conn.process.sends.submit(
+    outcome = await caller.submit(
         SendRequest(
             app=app,
             sender=sender,
@@ -81,7 +81,7 @@ async def send(conn: Connection, frame: pb.Frame) -> None:
             target=request.target,
             client_msg_id=request.client_msg_id,
             content=content,
-            origin_session=conn.session_id,
+            origin_session=caller.session_id,
         )
     )
     if isinstance(outcome, DomainError):
@@ -97,18 +97,15 @@ async def send(conn: Connection, frame: pb.Frame) -> None:
         target=result.place.target,
         duplicate=result.duplicate,
     )
-    await conn.reply(pb.Frame(request_id=frame.request_id, send_ack=ack))
+    return pb.Frame(request_id=frame.request_id, send_ack=ack)
 
 
 def _message_out(message: Message, *, target: str, kind: int) -> pb.Message:
     return message_proto(message, target=target, from_accid=message.sender.accid, kind=kind)
 
 
-def _conversation_sync(conn: Connection, cursor: str, limit: int) -> pb.SyncResult:
-    assert conn.session is not None
-    page = selectors.conversations_changed(
-        app=conn.session.app, user=conn.session.user, cursor=cursor, limit=limit
-    )
+def _conversation_sync(caller: Caller, cursor: str, limit: int) -> pb.SyncResult:
+    page = selectors.conversations_changed(app=caller.app, user=caller.user, cursor=cursor, limit=limit)
     result = pb.SyncResult(cursor=page.cursor, has_more=page.has_more)
     for summary in page.summaries:
         kind = summary.conversation.kind
@@ -126,11 +123,10 @@ def _conversation_sync(conn: Connection, cursor: str, limit: int) -> pb.SyncResu
     return result
 
 
-def _message_sync(conn: Connection, request: pb.SyncRequest) -> pb.SyncResult:
-    assert conn.session is not None
+def _message_sync(caller: Caller, request: pb.SyncRequest) -> pb.SyncResult:
     page = selectors.messages_page(
-        app=conn.session.app,
-        user=conn.session.user,
+        app=caller.app,
+        user=caller.user,
         conversation_type=request.conversation_type,
         target=request.target,
         after_seq=request.after_seq,
@@ -143,84 +139,78 @@ def _message_sync(conn: Connection, request: pb.SyncRequest) -> pb.SyncResult:
     return result
 
 
-async def sync(conn: Connection, frame: pb.Frame) -> None:
+async def sync(caller: Caller, frame: pb.Frame) -> Reply:
     request = frame.sync
     if request.conversation_type == pb.CONVERSATION_TYPE_UNSPECIFIED:
-        result = await database_sync_to_async(_conversation_sync)(conn, request.cursor, request.limit)
+        result = await database_sync_to_async(_conversation_sync)(caller, request.cursor, request.limit)
     else:
-        result = await database_sync_to_async(_message_sync)(conn, request)
-    await conn.reply(pb.Frame(request_id=frame.request_id, sync_result=result))
+        result = await database_sync_to_async(_message_sync)(caller, request)
+    return pb.Frame(request_id=frame.request_id, sync_result=result)
 
 
-async def push_conversation_sync(conn: Connection, cursor: str) -> None:
+async def conversation_sync_push(caller: Caller, cursor: str) -> pb.Frame:
     """After a login that carried a cursor: the conversations changed since, unasked."""
     try:
-        result = await database_sync_to_async(_conversation_sync)(conn, cursor, 0)
+        result = await database_sync_to_async(_conversation_sync)(caller, cursor, 0)
     except DomainError as exc:
-        await conn.error(0, exc.code, exc.detail)
-        return
-    await conn.reply(pb.Frame(sync_result=result))
+        return error_frame(0, exc.code, exc.detail)
+    return pb.Frame(sync_result=result)
 
 
-async def mark_read(conn: Connection, frame: pb.Frame) -> None:
-    assert conn.session is not None
+async def mark_read(caller: Caller, frame: pb.Frame) -> Reply:
     request = frame.mark_read
     stored = await database_sync_to_async(services.conversation_mark_read)(
-        app=conn.session.app,
-        user=conn.session.user,
+        app=caller.app,
+        user=caller.user,
         conversation_type=request.conversation_type,
         target=request.target,
         seq=request.seq,
-        origin_session=conn.session_id,
+        origin_session=caller.session_id,
     )
     ack = pb.MarkReadAck(conversation_type=request.conversation_type, target=request.target, read_seq=stored)
-    await conn.reply(pb.Frame(request_id=frame.request_id, mark_read_ack=ack))
+    return pb.Frame(request_id=frame.request_id, mark_read_ack=ack)
 
 
-async def recall(conn: Connection, frame: pb.Frame) -> None:
-    assert conn.session is not None
+async def recall(caller: Caller, frame: pb.Frame) -> Reply:
     request = frame.recall
     result = await database_sync_to_async(services.message_recall)(
-        app=conn.session.app,
-        actor=conn.session.user,
+        app=caller.app,
+        actor=caller.user,
         conversation_type=request.conversation_type,
         target=request.target,
         server_msg_id=request.server_msg_id,
     )
     ack = pb.RecallAck(server_msg_id=str(result.original.pk), notice_seq=result.notice.seq)
-    await conn.reply(pb.Frame(request_id=frame.request_id, recall_ack=ack))
+    return pb.Frame(request_id=frame.request_id, recall_ack=ack)
 
 
-async def typing(conn: Connection, frame: pb.Frame) -> None:
-    assert conn.session is not None
+async def typing(caller: Caller, frame: pb.Frame) -> Reply:
     await database_sync_to_async(services.typing_notify)(
-        app=conn.session.app,
-        user=conn.session.user,
+        app=caller.app,
+        user=caller.user,
         conversation_type=frame.typing.conversation_type,
         target=frame.typing.target,
     )
+    return None
 
 
-async def read_status(conn: Connection, frame: pb.Frame) -> None:
-    assert conn.session is not None
+async def read_status(caller: Caller, frame: pb.Frame) -> Reply:
     request = frame.read_status
     status = await database_sync_to_async(selectors.team_read_status)(
-        app=conn.session.app, user=conn.session.user, team_id=request.team_id, seq=request.seq
+        app=caller.app, user=caller.user, team_id=request.team_id, seq=request.seq
     )
     result = pb.ReadStatusResult(
         team_id=request.team_id, seq=request.seq, read_accids=status.read, unread_accids=status.unread
     )
-    await conn.reply(pb.Frame(request_id=frame.request_id, read_status_result=result))
+    return pb.Frame(request_id=frame.request_id, read_status_result=result)
 
 
-async def logout(conn: Connection, frame: pb.Frame) -> None:
-    assert conn.session is not None
-    conn.close_reason = "logout"
-    # A logged-out device must not be pushed to.
+async def logout(caller: Caller, frame: pb.Frame) -> Reply:
+    # A logged-out device must not be pushed to. The connection closes after this (no reply).
     await database_sync_to_async(push_services.device_unregister)(
-        user=conn.session.user, device_id=conn.device_id
+        user=caller.user, device_id=caller.device_id
     )
-    await conn.close(1000)
+    return None
 
 
 PROVIDER_NAMES = {
@@ -232,17 +222,12 @@ PROVIDER_NAMES = {
 }
 
 
-async def _ack(conn: Connection, frame: pb.Frame) -> None:
-    await conn.reply(pb.Frame(request_id=frame.request_id, ack=pb.Ack()))
-
-
-async def register_device(conn: Connection, frame: pb.Frame) -> None:
-    assert conn.session is not None
+async def register_device(caller: Caller, frame: pb.Frame) -> Reply:
     request = frame.register_device
     await database_sync_to_async(push_services.device_register)(
-        app=conn.session.app,
-        user=conn.session.user,
-        device_id=conn.device_id,
+        app=caller.app,
+        user=caller.user,
+        device_id=caller.device_id,
         provider=PROVIDER_NAMES.get(request.provider, ""),
         token=request.token,
         p256dh=request.p256dh,
@@ -250,38 +235,36 @@ async def register_device(conn: Connection, frame: pb.Frame) -> None:
         bundle_id=request.bundle_id,
         locale=request.locale,
     )
-    await _ack(conn, frame)
+    return ack(frame)
 
 
-async def unregister_device(conn: Connection, frame: pb.Frame) -> None:
-    assert conn.session is not None
+async def unregister_device(caller: Caller, frame: pb.Frame) -> Reply:
     await database_sync_to_async(push_services.device_unregister)(
-        user=conn.session.user, device_id=conn.device_id
+        user=caller.user, device_id=caller.device_id
     )
-    await _ack(conn, frame)
+    return ack(frame)
 
 
-async def app_state(conn: Connection, frame: pb.Frame) -> None:
-    assert conn.session is not None
+async def app_state(caller: Caller, frame: pb.Frame) -> Reply:
     await database_sync_to_async(push_services.device_set_foreground)(
-        user=conn.session.user, device_id=conn.device_id, foreground=frame.app_state.foreground
+        user=caller.user, device_id=caller.device_id, foreground=frame.app_state.foreground
     )
-    await _ack(conn, frame)
+    return ack(frame)
 
 
-async def set_push_mute(conn: Connection, frame: pb.Frame) -> None:
-    assert conn.session is not None
+async def set_push_mute(caller: Caller, frame: pb.Frame) -> Reply:
     request = frame.set_push_mute
     await database_sync_to_async(push_services.conversation_set_push_mute)(
-        app=conn.session.app,
-        user=conn.session.user,
+        app=caller.app,
+        user=caller.user,
         conversation_type=request.conversation_type,
         target=request.target,
         muted=request.muted,
     )
-    await _ack(conn, frame)
+    return ack(frame)
 
 
+# Every frame a client may send once logged in (login itself is the transport's business).
 HANDLERS: dict[str, Handler] = {
     "ping": ping,
     "send": send,
@@ -295,4 +278,14 @@ HANDLERS: dict[str, Handler] = {
     "unregister_device": unregister_device,
     "app_state": app_state,
     "set_push_mute": set_push_mute,
+    **team_handlers.HANDLERS,
 }
+
+
+async def answer(caller: Caller, frame: pb.Frame, handler: Handler) -> Reply:
+    """The reply to one request frame; a refusal by the domain is an ``error`` frame with its code.
+    Anything else propagates: each transport reports it in its own way."""
+    try:
+        return await handler(caller, frame)
+    except DomainError as exc:
+        return error_frame(frame.request_id, exc.code, exc.detail)

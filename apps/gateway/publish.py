@@ -209,3 +209,35 @@ def typing(*, app_id: int, from_user: ImUser, to_user: ImUser) -> None:
         conversation_type=pb.CONVERSATION_TYPE_P2P, target=from_user.accid, from_accid=from_user.accid
     )
     route([([to_user.pk], push_frame(typing=notice), "")])
+
+
+# What a team change (apps.webhooks.payloads.TeamChange) is on the wire.
+TEAM_CHANGE_KINDS: dict[str, pb.TeamChangeKind] = {
+    "created": pb.TEAM_CHANGE_KIND_CREATED,
+    "updated": pb.TEAM_CHANGE_KIND_UPDATED,
+    "dismissed": pb.TEAM_CHANGE_KIND_DISMISSED,
+    "members_added": pb.TEAM_CHANGE_KIND_MEMBERS_ADDED,
+    "members_removed": pb.TEAM_CHANGE_KIND_MEMBERS_REMOVED,
+    "member_left": pb.TEAM_CHANGE_KIND_MEMBER_LEFT,
+    "owner_transferred": pb.TEAM_CHANGE_KIND_OWNER_CHANGED,
+    "managers_added": pb.TEAM_CHANGE_KIND_MANAGERS_CHANGED,
+    "managers_removed": pb.TEAM_CHANGE_KIND_MANAGERS_CHANGED,
+    "member_muted": pb.TEAM_CHANGE_KIND_MUTE_CHANGED,
+    "member_unmuted": pb.TEAM_CHANGE_KIND_MUTE_CHANGED,
+    "mute_all_on": pb.TEAM_CHANGE_KIND_MUTE_CHANGED,
+    "mute_all_off": pb.TEAM_CHANGE_KIND_MUTE_CHANGED,
+}
+
+
+def team_changed(*, app_id: int, team_id: int, change: str, operator: str, accids: Sequence[str]) -> None:
+    """After commit, from a worker thread: a ``team_notice`` to every device of the team's members,
+    and of the users the change named (those just removed or gone are no longer members)."""
+    from apps.imusers.models import ImUser
+    from apps.messaging.models import ConversationMember
+
+    members = ConversationMember.objects.filter(conversation_id=team_id).values_list("user_id", flat=True)
+    named = ImUser.objects.filter(app_id=app_id, accid__in=[*accids, operator]).values_list("pk", flat=True)
+    notice = pb.TeamNotice(
+        team_id=str(team_id), kind=TEAM_CHANGE_KINDS[change], operator=operator, accids=list(accids)
+    )
+    route([(sorted({*members, *named}), push_frame(team_notice=notice), "")])

@@ -62,3 +62,11 @@ def team_members_page(
 def team_list_for_user(*, app: App, user: ImUser) -> list[Team]:
     """The live teams the user is in, oldest first."""
     return list(_live_teams(app).filter(conversation__members__user=user).order_by("pk"))
+
+
+def team_get_for_member(*, app: App, team_id: str, user: ImUser) -> Team:
+    """The live team, read by one of its members (a client sees only the teams it is in)."""
+    team = team_get(app=app, team_id=team_id)
+    if not ConversationMember.objects.filter(app=app, conversation_id=team.pk, user=user).exists():
+        raise errors.not_team_member([user.accid], field="team_id")
+    return team

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from django.db import transaction
 from django.db.models import F
@@ -33,6 +34,9 @@ from apps.teams.selectors import team_id_parse
 from apps.tenants.models import App
 
 logger = logging.getLogger(__name__)
+
+# Changes to a list of members; when the list is empty nothing changed.
+BATCH_CHANGES = frozenset({"members_added", "members_removed", "managers_added", "managers_removed"})
 
 
 @dataclass(frozen=True)
@@ -183,7 +187,9 @@ def _log(
     accids: Sequence[str] = (),
     **extra: object,
 ) -> None:
-    """Log a committed team change and send it to the app server's webhook (``team.changed``)."""
+    """Log a committed team change, send it to the app server's webhook (``team.changed``) and, after
+    commit, to the live devices of the team's members (``team_notice``)."""
+    from apps.gateway import publish
     from apps.webhooks.payloads import webhook_payload_for_team
     from apps.webhooks.services import webhook_emit
 
@@ -192,6 +198,21 @@ def _log(
         team=team, change=change, operator=operator, accids=accids, server_time=now_ms()
     )
     webhook_emit(app=app, type="team.changed", payload=payload)
+    if change in BATCH_CHANGES and not accids:
+        return  # a batch that changed nobody: nothing for the members' devices to learn
+    # The owner change names the new owner to the devices (the webhook has it as ``owner``).
+    named = [team.owner.accid] if change == "owner_transferred" else list(accids)
+    transaction.on_commit(
+        partial(
+            publish.team_changed,
+            app_id=app.pk,
+            team_id=team.pk,
+            change=change,
+            operator=operator,
+            accids=named,
+        ),
+        robust=True,
+    )
 
 
 # Services ----------------------------------------------------------------------------------------

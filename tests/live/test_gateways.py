@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,37 @@ class Cloud:
 
     async def acall(self, method: str, path: str, body: Any = None) -> Any:
         return await asyncio.to_thread(self.call, method, path, body)
+
+    def short_link(self, gateway: int, accid: str, frame: pb.Frame) -> tuple[int, pb.Frame]:
+        """POST one frame to /api/v1/client/frames as ``accid``: the HTTP status and the reply."""
+        request = urllib.request.Request(
+            self.gateways.bases[gateway] + "/api/v1/client/frames",
+            data=frame.SerializeToString(),
+            method="POST",
+            headers={
+                "Content-Type": "application/x-protobuf",
+                "X-IM-AppKey": self.keys["app_key"],
+                "X-IM-Accid": accid,
+                "X-IM-Token": self.tokens[accid],
+                "X-IM-Device-Id": f"{accid}-http",
+                "X-IM-Platform": str(pb.PLATFORM_WEB),
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                status, body = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, body = error.code, error.read()
+        reply = pb.Frame()
+        reply.ParseFromString(body)
+        return status, reply
+
+    async def ashort_link(self, gateway: int, accid: str, **body: Any) -> pb.Frame:
+        status, reply = await asyncio.to_thread(
+            self.short_link, gateway, accid, pb.Frame(request_id=1, **body)
+        )
+        assert status == 200, (status, reply)
+        return reply
 
     async def client(
         self, gateway: int, accid: str, device: str = "phone", cursor: str = ""
@@ -152,3 +185,44 @@ async def test_blocking_through_rest_kicks_a_session_on_another_gateway_within_a
     await asyncio.wait_for(bob.closed.wait(), 1)
     assert kick.kick.reason == pb.KICK_REASON_BLOCKED
     assert bob.close_code == 4003
+
+
+async def test_a_short_link_send_reaches_a_websocket_client_on_the_other_gateway_once(cloud: Cloud):
+    bob = await cloud.client(1, "bob")
+    send = pb.SendMessage(
+        conversation_type=P2P, target="bob", type=pb.MESSAGE_TYPE_TEXT, text="over http", client_msg_id="h-1"
+    )
+    first = (await cloud.ashort_link(0, "alice", send=send)).send_ack
+    pushed = (await bob.next_push("message")).message
+    retry = (await cloud.ashort_link(0, "alice", send=send)).send_ack
+    synced = await cloud.ashort_link(1, "alice", sync=pb.SyncRequest(conversation_type=P2P, target="bob"))
+    assert (pushed.seq, pushed.text, pushed.server_msg_id) == (1, "over http", first.server_msg_id)
+    assert (first.duplicate, retry.duplicate) == (False, True)
+    assert (retry.server_msg_id, retry.seq, retry.server_time) == (first.server_msg_id, 1, first.server_time)
+    assert [(m.seq, m.text) for m in synced.sync_result.messages] == [(1, "over http")]
+    second = pb.SendMessage()
+    second.CopyFrom(send)
+    second.text, second.client_msg_id = "second", "h-2"
+    await cloud.ashort_link(0, "alice", send=second)
+    # Had the retry been delivered, it would come first.
+    assert [(m.seq, m.text) for m in [(await bob.next_push("message")).message]] == [(2, "second")]
+    await bob.close()
+
+
+async def test_team_changes_reach_members_on_every_gateway_as_team_notices(cloud: Cloud):
+    bob, carol = await cloud.client(1, "bob"), await cloud.client(0, "carol")
+    alice = await cloud.client(0, "alice")
+    info = (await alice.request(create_team=pb.CreateTeam(name="Crew", members=["bob", "carol"]))).team_info
+    # The creating device is told too: every device of the team learns of changes the same way.
+    created = [(await c.next_push("team_notice")).team_notice for c in (alice, bob, carol)]
+    removed = await cloud.ashort_link(
+        1, "alice", remove_team_members=pb.RemoveTeamMembers(team_id=info.team_id, accids=["carol"])
+    )
+    gone = [(await c.next_push("team_notice")).team_notice for c in (alice, bob, carol)]
+    assert {(n.team_id, n.kind, n.operator) for n in created} == {
+        (info.team_id, pb.TEAM_CHANGE_KIND_CREATED, "alice")
+    }
+    assert removed.team_info.member_count == 2
+    assert {(n.kind, tuple(n.accids)) for n in gone} == {(pb.TEAM_CHANGE_KIND_MEMBERS_REMOVED, ("carol",))}
+    for client in (alice, bob, carol):
+        await client.close()

@@ -27,6 +27,7 @@ def test_a_known_app_key_gets_the_gateways_without_signing(gateways):
     assert response.status_code == 200
     assert response.json() == {
         "gateways": gateways,
+        "http": ["https://gw1.example.com", "https://gw2.example.com"],
         "ttl": 300,
         "protocol_version": 1,
         "subprotocols": ["imcloud.v1.proto", "imcloud.v1.json"],
@@ -38,6 +39,38 @@ def test_the_gateway_list_is_read_when_called(settings):
     app = AppFactory()
     settings.IMCLOUD = {**settings.IMCLOUD, "GATEWAY_URLS": ["ws://changed/ws"]}
     assert Client().get("/api/v1/lbs", {"appkey": app.app_key}).json()["gateways"] == ["ws://changed/ws"]
+
+
+@pytest.mark.parametrize(
+    ("gateway_urls", "http"),
+    [
+        (["ws://127.0.0.1:8000/ws"], ["http://127.0.0.1:8000"]),
+        (["wss://im.example.com/ws/"], ["https://im.example.com"]),
+        (
+            ["wss://example.com/im/ws", "ws://example.com:81/ws"],
+            ["https://example.com/im", "http://example.com:81"],
+        ),
+        # Two gateways on one server (a WebSocket per path) are one short-link base.
+        (["wss://a.example.com/ws", "wss://a.example.com/ws?x=1"], ["https://a.example.com"]),
+    ],
+)
+def test_the_short_link_bases_default_to_the_gateways_http_side(settings, gateway_urls, http):
+    settings.IMCLOUD = {**settings.IMCLOUD, "GATEWAY_URLS": gateway_urls, "HTTP_URLS": []}
+    app = AppFactory()
+    assert Client().get("/api/v1/lbs", {"appkey": app.app_key}).json()["http"] == http
+
+
+def test_configured_short_link_bases_are_handed_out_as_they_are(gateways, settings):
+    settings.IMCLOUD = {
+        **settings.IMCLOUD,
+        "HTTP_URLS": ["https://short.example.com", "https://b.example.com"],
+    }
+    app = AppFactory()
+    body = Client().get("/api/v1/lbs", {"appkey": app.app_key}).json()
+    assert (body["gateways"], body["http"]) == (
+        gateways,
+        ["https://short.example.com", "https://b.example.com"],
+    )
 
 
 def test_an_unknown_app_key_is_not_found(gateways):
