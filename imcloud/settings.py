@@ -268,6 +268,13 @@ IMCLOUD: dict[str, Any] = {
     "WEBHOOK_ALLOW_PRIVATE_NETWORKS": env_bool("IMCLOUD_WEBHOOK_ALLOW_PRIVATE_NETWORKS", False),
     # WebSocket URLs handed out by GET /api/v1/lbs, in order of preference.
     "GATEWAY_URLS": env_list("IMCLOUD_GATEWAY_URLS", ["ws://127.0.0.1:8000/ws"]),
+    # Short-link base URLs handed out by GET /api/v1/lbs; [] = derived from GATEWAY_URLS.
+    "HTTP_URLS": env_list("IMCLOUD_HTTP_URLS", []),
+    # Public address of this site (scheme://host[:port]) for URLs the console hands to SDKs;
+    # empty = the address of the console request (apps/console/sdk_archive.py).
+    "PUBLIC_URL": env_str("IMCLOUD_PUBLIC_URL"),
+    # The checkout the console builds per-app SDK archives from (its sdk_clients/ and static/sdk/).
+    "SDK_ROOT": env_str("IMCLOUD_SDK_ROOT") or str(BASE_DIR),
 }
 
 # --- Logging: one JSON object per line ------------------------------------------------------------

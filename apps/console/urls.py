@@ -77,3 +77,16 @@ urlpatterns += [
     path("apps/<str:app_key>/push/", push_views.app_push, name="app_push"),
     path("apps/<str:app_key>/push/log/", push_views.app_push_log, name="app_push_log"),
 ]
+
+# --- Client SDK downloads (apps/console/sdk_views.py) ----------------------------------------------
+from apps.console import sdk_views  # noqa: E402
+
+urlpatterns += [
+    path("apps/<str:app_key>/sdk/", sdk_views.app_sdk, name="app_sdk"),
+    path("apps/<str:app_key>/sdk/imcloud-sdk-python.zip", sdk_views.app_sdk_python, name="app_sdk_python"),
+    path(
+        "apps/<str:app_key>/sdk/imcloud-sdk-typescript.zip",
+        sdk_views.app_sdk_typescript,
+        name="app_sdk_typescript",
+    ),
+]

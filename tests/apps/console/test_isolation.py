@@ -20,6 +20,9 @@ APP_PAGES = [
     "app_settings",
     "app_dashboard",
     "app_delete",
+    "app_sdk",
+    "app_sdk_python",
+    "app_sdk_typescript",
 ]
 
 
