@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: run test lint format typecheck pytest migrate venv clean proto bench bench-push
+.PHONY: run test lint format typecheck pytest migrate venv clean proto sdk bench bench-push
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(VENV)/.runtime: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.dev: requirements.txt requirements-dev.txt sdk_clients/python/pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(VENV)/.runtime $@
 
@@ -41,6 +41,8 @@ format: $(VENV)/.dev
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy apps imcloud
+	$(BIN)/mypy -p sdk_clients.generator
+	$(BIN)/mypy --config-file sdk_clients/python/pyproject.toml sdk_clients/python/src
 
 pytest: $(VENV)/.dev
 	$(BIN)/pytest
@@ -60,6 +62,10 @@ bench-push: $(VENV)/.dev
 ## Regenerate the protocol code from protocol/imcloud.proto (CI fails when it is stale).
 proto: $(VENV)/.dev
 	$(PY) -m grpc_tools.protoc -I protocol --python_out=apps/protocol --pyi_out=apps/protocol protocol/imcloud.proto
+
+## Regenerate the SDKs' protocol code (sdk_clients/) from protocol/imcloud.proto; `--check` lists stale files.
+sdk: $(VENV)/.dev
+	$(PY) -m sdk_clients.generator
 
 clean:
 	rm -rf $(VENV) .data .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,79 @@
+"""Requests waiting for their reply, in the order they were made.
+
+Every request stays here until it is answered or its total time runs out. After a reconnect the
+whole queue is sent again in order; a send keeps the client_msg_id it got at call time, so the
+server stores it once and answers a resend with the original ack (duplicate=true).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass, field
+
+from google.protobuf.message import Message as ProtoMessage
+
+from imcloud_sdk._generated import imcloud_pb2 as pb
+
+_ids = itertools.count(1)
+
+
+@dataclass(eq=False)
+class Pending:
+    kind: str  # the Frame field, e.g. "send"
+    body: ProtoMessage
+    expect: str
+    future: asyncio.Future[pb.Frame]
+    created_at: float
+    id: int = field(default_factory=lambda: next(_ids))
+    link_id: int | None = None  # the link it was last written to
+    request_id: int = 0  # its request_id on that link
+    sent_at: float | None = None
+    attempts: int = 0
+    http_in_flight: bool = False
+
+    def frame(self, request_id: int) -> pb.Frame:
+        frame = pb.Frame(request_id=request_id)
+        getattr(frame, self.kind).CopyFrom(self.body)
+        return frame
+
+    @property
+    def client_msg_id(self) -> str:
+        return self.body.client_msg_id if isinstance(self.body, pb.SendMessage) else ""
+
+
+class Outbox:
+    def __init__(self) -> None:
+        self._items: dict[int, Pending] = {}
+
+    def add(self, pending: Pending) -> None:
+        self._items[pending.id] = pending
+
+    def remove(self, pending: Pending) -> None:
+        self._items.pop(pending.id, None)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def in_order(self) -> list[Pending]:
+        return list(self._items.values())
+
+    def on_link(self, link_id: int, request_id: int) -> Pending | None:
+        for pending in self._items.values():
+            if pending.link_id == link_id and pending.request_id == request_id:
+                return pending
+        return None
+
+    def unanswered_since(self, link_id: int, before: float) -> list[Pending]:
+        """Requests written to this link before `before` and still without a reply."""
+        return [
+            p
+            for p in self._items.values()
+            if p.link_id == link_id and p.sent_at is not None and p.sent_at < before and not p.future.done()
+        ]
+
+    def fail_all(self, error: BaseException) -> None:
+        for pending in self._items.values():
+            if not pending.future.done():
+                pending.future.set_exception(error)
+        self._items.clear()
