@@ -4,8 +4,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
+TS := sdk_clients/typescript
+TS_DEPS := $(TS)/node_modules/.package-lock.json
 
-.PHONY: run test lint format typecheck pytest migrate venv clean proto sdk bench bench-push
+.PHONY: run test lint format typecheck pytest migrate venv ts-deps clean proto sdk bench bench-push
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +23,13 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt sdk_clients/python/pyproject
 
 venv: $(VENV)/.dev
 
+# The TypeScript SDK's toolchain (tsc, esbuild, protoc-gen-es): pinned by its package-lock.json.
+$(TS_DEPS): $(TS)/package.json $(TS)/package-lock.json
+	cd $(TS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+ts-deps: $(TS_DEPS)
+
 migrate: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
 
@@ -29,7 +38,7 @@ run: migrate
 	$(PY) scripts/run.py
 
 ## Lint, type-check and run the whole suite (PostgreSQL and Redis when they answer).
-test: $(VENV)/.dev lint typecheck pytest
+test: $(VENV)/.dev $(TS_DEPS) lint typecheck pytest
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
@@ -44,7 +53,7 @@ typecheck: $(VENV)/.dev
 	$(BIN)/mypy -p sdk_clients.generator
 	$(BIN)/mypy --config-file sdk_clients/python/pyproject.toml sdk_clients/python/src
 
-pytest: $(VENV)/.dev
+pytest: $(VENV)/.dev $(TS_DEPS)
 	$(BIN)/pytest
 
 ## Benchmark: the real stack vs a bare websockets relay; JSON and PNG in bench/results/.
@@ -63,9 +72,11 @@ bench-push: $(VENV)/.dev
 proto: $(VENV)/.dev
 	$(PY) -m grpc_tools.protoc -I protocol --python_out=apps/protocol --pyi_out=apps/protocol protocol/imcloud.proto
 
-## Regenerate the SDKs' protocol code (sdk_clients/) from protocol/imcloud.proto; `--check` lists stale files.
-sdk: $(VENV)/.dev
+## Regenerate the SDKs' protocol code (sdk_clients/) from protocol/imcloud.proto and the browser bundle
+## (static/sdk/imcloud-sdk.js); the suite fails when either is stale.
+sdk: $(VENV)/.dev $(TS_DEPS)
 	$(PY) -m sdk_clients.generator
+	cd $(TS) && npm run --silent bundle
 
 clean:
-	rm -rf $(VENV) .data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .data .mypy_cache .ruff_cache .pytest_cache $(TS)/node_modules $(TS)/dist $(TS)/build

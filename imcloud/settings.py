@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "apps.api",
     "apps.console",
     "apps.gateway",
+    "apps.webchat",
 ]
 
 MIDDLEWARE = [

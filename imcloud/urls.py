@@ -7,6 +7,7 @@ from apps.core.views import healthz
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include("apps.api.urls")),
+    path("webchat/", include("apps.webchat.urls")),
     path("", include("apps.console.urls")),
 ]
 

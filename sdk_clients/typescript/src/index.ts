@@ -1,0 +1,10 @@
+export { Client, SDK_VERSION } from "./client.js";
+export type { ClientEvents, ConnectionState, MediaKind, SendOptions, StateDetail, Transport } from "./client.js";
+export { ImError } from "./errors.js";
+export { DEFAULTS } from "./options.js";
+export type { ClientOptions, Encoding } from "./options.js";
+export type { LogEntry, LogLevel } from "./log.js";
+export type { CallOptions } from "./gen/requests.js";
+export * as pb from "./gen/imcloud_pb.js";
+export type { HeartbeatPhase, HeartbeatSnapshot } from "./heartbeat.js";
+export type { ClientStats } from "./client.js";
