@@ -124,6 +124,8 @@ RESPONSE_FIELD_NUMBER: _ClassVar[int]
 response: _descriptor.FieldDescriptor
 PUSH_FIELD_NUMBER: _ClassVar[int]
 push: _descriptor.FieldDescriptor
+IDEMPOTENT_FIELD_NUMBER: _ClassVar[int]
+idempotent: _descriptor.FieldDescriptor
 
 class Frame(_message.Message):
     __slots__ = ("request_id", "login", "login_result", "ping", "pong", "send", "send_ack", "message", "sync", "sync_result", "mark_read", "mark_read_ack", "receipt", "recall", "recall_ack", "typing", "kick", "error", "logout", "read_status", "read_status_result", "register_device", "unregister_device", "app_state", "set_push_mute", "ack", "create_team", "get_team", "team_info", "list_my_teams", "team_list", "add_team_members", "remove_team_members", "leave_team", "dismiss_team", "list_team_members", "team_members", "team_notice")

@@ -23,6 +23,7 @@ DEFAULT_PROTO = ROOT / "protocol" / "imcloud.proto"
 OPTION_REQUEST = 50001
 OPTION_RESPONSE = 50002
 OPTION_PUSH = 50003
+OPTION_IDEMPOTENT = 50004
 
 _FDP = descriptor_pb2.FieldDescriptorProto
 _SCALARS = {
@@ -83,6 +84,8 @@ class Request:
     response: str | None  # the Frame field answering it, e.g. "mark_read_ack"; None when nothing does
     response_message: Message | None
     comment: str
+    # The server answers a repeat the same way: safe to send again after a link died under it.
+    idempotent: bool = False
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,7 @@ def _build(file: descriptor_pb2.FileDescriptorProto, proto_path: Path) -> Protoc
                     response=response if isinstance(response, str) else None,
                     response_message=response_message,
                     comment=comments.get((4, frame_index, 2, fi), "") or body.comment,
+                    idempotent=bool(options.get(OPTION_IDEMPOTENT)),
                 )
             )
         if options.get(OPTION_PUSH):
@@ -239,7 +243,7 @@ def _options(raw: bytes) -> dict[int, bool | str]:
         number, wire_type = key >> 3, key & 7
         if wire_type == 0:
             value, pos = _varint(raw, pos)
-            if number in (OPTION_REQUEST, OPTION_PUSH):
+            if number in (OPTION_REQUEST, OPTION_PUSH, OPTION_IDEMPOTENT):
                 found[number] = bool(value)
         elif wire_type == 2:
             length, pos = _varint(raw, pos)

@@ -114,11 +114,13 @@ def _method(request: Request) -> list[str]:
         f"  ): Promise<{returns}> {{",
         f"    const body = create(pb.{message.name}Schema, args);",
     ]
+    idempotent = "true" if request.idempotent else "false"
+    call = f'this.request("{camel(request.field)}", body, {expect}, options, {idempotent})'
     if response is None:
-        lines.append(f'    await this.request("{camel(request.field)}", body, {expect}, options);')
+        lines.append(f"    await {call};")
     else:
         lines += [
-            f'    const frame = await this.request("{camel(request.field)}", body, {expect}, options);',
+            f"    const frame = await {call};",
             f"    return (frame.body as {{ value: pb.{response.name} }}).value;",
         ]
     lines.append("  }")
@@ -130,6 +132,7 @@ def _requests_module(protocol: Protocol) -> str:
     responses = sorted({camel(r.response) for r in protocol.requests if r.response})
     response_cases = " | ".join(f'"{name}"' for name in responses)
     wrapped = ", ".join(sorted(method_name(r) for r in protocol.requests if r.field in RUNTIME_OWNED))
+    idempotent = ", ".join(sorted(f'"{camel(r.field)}"' for r in protocol.requests if r.idempotent))
     lines = [
         MARKER.rstrip("\n"),
         "/**",
@@ -156,6 +159,12 @@ def _requests_module(protocol: Protocol) -> str:
         "/** The body of a request frame. */",
         'export type RequestBody = Extract<pb.Frame["body"], { case: RequestCase }>["value"];',
         "",
+        "/**",
+        " * The requests marked `(idempotent)` in the proto: the server answers a repeat the same way,",
+        " * so one written to a link that died before its reply is sent again on the next link.",
+        " */",
+        f"export const IDEMPOTENT: ReadonlySet<RequestCase> = new Set<RequestCase>([{idempotent}]);",
+        "",
         "export abstract class GeneratedRequests {",
         "  /** Send one request frame; resolve with the frame answering it (the runtime implements it). */",
         "  protected abstract request(",
@@ -163,6 +172,7 @@ def _requests_module(protocol: Protocol) -> str:
         "    body: RequestBody,",
         "    expect: ResponseCase | null,",
         "    options: CallOptions,",
+        "    idempotent: boolean,",
         "  ): Promise<pb.Frame>;",
     ]
     for request in protocol.requests:

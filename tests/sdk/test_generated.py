@@ -69,6 +69,26 @@ def test_the_model_reads_requests_responses_and_pushes_from_the_frame_options():
     ]
 
 
+def test_the_idempotent_option_reaches_both_sdks_runtimes():
+    protocol = load_protocol()
+    requests = {r.field: r for r in protocol.requests}
+    assert requests["send"].idempotent
+    assert requests["get_team"].idempotent
+    assert not requests["create_team"].idempotent
+    assert not requests["dismiss_team"].idempotent
+    files = generate()
+    python = files[Path("sdk_clients/python/src/imcloud_sdk/_generated/requests.py")].decode()
+    flat = " ".join(python.split()).replace("( ", "(")  # the calls may be wrapped, as ruff formats them
+    assert 'self._request("create_team", body, expect="team_info", idempotent=False,' in flat
+    assert 'self._request("send", body, expect="send_ack", idempotent=True,' in flat
+    from imcloud_sdk._generated.requests import IDEMPOTENT
+
+    assert {r.field for r in protocol.requests if r.idempotent} == IDEMPOTENT
+    typescript = files[Path("sdk_clients/typescript/src/gen/requests.ts")].decode()
+    assert 'this.request("createTeam", body, "teamInfo", options, false)' in typescript
+    assert 'this.request("markRead", body, "markReadAck", options, true)' in typescript
+
+
 def test_every_generated_file_carries_the_marker():
     for path, content in generate().items():
         first = content.split(b"\n", 1)[0].decode()

@@ -11,7 +11,7 @@ export interface BackoffSettings {
 
 /**
  * The reconnect ladder. During the first `reconnectFastWindow` seconds of an outage the client retries
- * every `reconnectFastInterval` (0.8 s +-20%: back within a second of a short outage ending); then the
+ * every `reconnectFastInterval` (0.6 s +-20%: back within a second of a short outage ending, handshake and login included); then the
  * ladder 2, 4, 8, 16, 30 s, then doubling up to the cap (30 s; 300 s in the background) and staying
  * there, with +-`reconnectJitter` on every delay and no retry cap.
  */

@@ -12,8 +12,10 @@ import { Link } from "./link.js";
 import { type LogEntry, type LogLevel, LogRing } from "./log.js";
 import { type ClientOptions, resolveOptions, type Settings } from "./options.js";
 import { ConversationOrder } from "./ordering.js";
+import { HEARTBEAT_KEY, sessionKey, StateKeeper } from "./persistence.js";
 import { EndpointRanking } from "./ranking.js";
 import { postFrame, WEBSOCKET_ONLY } from "./shortlink.js";
+import { MemoryStore, type StateDocument } from "./store.js";
 import { webSocketConstructor } from "./websocket.js";
 
 export const SDK_VERSION = "0.1.0";
@@ -66,9 +68,6 @@ const MEDIA_TYPES: Record<MediaKind, pb.MessageType> = {
   file: pb.MessageType.FILE,
 };
 
-// Requests that must not be repeated blindly once written to a link that then died.
-const NOT_RESENT: ReadonlySet<RequestCase> = new Set(["createTeam"]);
-
 interface Pending {
   id: bigint;
   field: RequestCase;
@@ -83,6 +82,12 @@ interface Pending {
   overHttp: boolean;
   /** Written at least once (to any link): a further write is a resend. */
   written: boolean;
+  /** The proto's `(idempotent)`: may be sent again after its link died under it. */
+  idempotent: boolean;
+  /** Consecutive `rate_limited` answers. */
+  refusals: number;
+  /** Set while waiting to go again after a rate-limit refusal. */
+  retryTimer: unknown;
 }
 
 type Waiter = { resolve: () => void; reject: (error: ImError) => void };
@@ -163,6 +168,11 @@ export class Client extends GeneratedRequests {
   /** Set once the first conversation list after the first login was handled. */
   private listedOnce = false;
   private readonly counters: ClientStats = { connectAttempts: 0, logins: 0, resent: 0, httpRequests: 0 };
+  private readonly keeper: StateKeeper;
+  /** The cursor saved for the next run: only one whose listing was fully fetched. */
+  private savedCursor = "";
+  private restoring: Promise<void> = Promise.resolve();
+  private persistTimer: unknown = null;
 
   constructor(options: ClientOptions) {
     super();
@@ -177,6 +187,7 @@ export class Client extends GeneratedRequests {
     this.heartbeat = new SmartHeartbeat(this.settings, this.clock);
     this.backoff = new ReconnectBackoff(this.settings, this.clock);
     this.endpoints = new EndpointSource(this.settings, this.clock, this.logRing);
+    this.keeper = new StateKeeper(options.store ?? new MemoryStore(), this.logRing);
   }
 
   // --- public API ---------------------------------------------------------------------------------
@@ -247,6 +258,8 @@ export class Client extends GeneratedRequests {
       this.loginWaiters.push(waiter);
     });
     this.log("info", "login", { accid, deviceId: this.settings.deviceId });
+    this.restoring = this.restore(options.cursor).catch((error: unknown) => this.log("warning", "restore_failed", { error }));
+    this.schedulePersist();
     void this.connectRound();
     return promise;
   }
@@ -388,11 +401,18 @@ export class Client extends GeneratedRequests {
   /** Stop everything; pending requests fail with `closed`. */
   async close(): Promise<void> {
     this.stop("disconnected", { transport: this._transport, reason: "closed" }, new ImError("closed", "the client was closed"));
+    if (this.accid !== "") await this.keeper.save(this.savedState());
   }
 
   // --- requests -----------------------------------------------------------------------------------
 
-  protected request(field: RequestCase, body: RequestBody, expect: ResponseCase | null, options: CallOptions): Promise<pb.Frame> {
+  protected request(
+    field: RequestCase,
+    body: RequestBody,
+    expect: ResponseCase | null,
+    options: CallOptions,
+    idempotent: boolean,
+  ): Promise<pb.Frame> {
     if (this.stopped) {
       return Promise.reject(new ImError(this._state === "disconnected" ? "not_logged_in" : this._state, `the client is ${this._state}`));
     }
@@ -418,6 +438,7 @@ export class Client extends GeneratedRequests {
       const entry: Pending = {
         id, field, body, expect, resolve, reject,
         totalTimer: null, firstTimer: null, link: null, overHttp: false, written: false,
+        idempotent, refusals: 0, retryTimer: null,
       };
       entry.totalTimer = this.clock.setTimeout(() => {
         const error = new ImError("timeout", `${field} got no answer within ${timeout} s`, { field });
@@ -440,6 +461,7 @@ export class Client extends GeneratedRequests {
     this.pending.delete(entry.id);
     this.clock.clearTimeout(entry.totalTimer);
     this.clock.clearTimeout(entry.firstTimer);
+    this.clock.clearTimeout(entry.retryTimer);
   }
 
   private frameOf(entry: Pending): pb.Frame {
@@ -448,7 +470,7 @@ export class Client extends GeneratedRequests {
 
   /** Write a queued request where it can go now: the WebSocket, else the short link, else keep it. */
   private dispatch(entry: Pending): void {
-    if (entry.link !== null || entry.overHttp) return;
+    if (entry.link !== null || entry.overHttp || entry.retryTimer !== null) return;
     const link = this.link;
     if (link !== null) {
       if (!link.send(this.frameOf(entry))) return;
@@ -486,8 +508,17 @@ export class Client extends GeneratedRequests {
         this.authFailed(imError);
         return;
       }
+      if (imError.code === "rate_limited") {
+        // Refused unprocessed (429): wait as told (Retry-After), within the request's total time.
+        this.retryLater(entry, this.rateLimitPause(entry, imError.details.retryAfter as number | undefined));
+        return;
+      }
       this.log("warning", "http_request_failed", { field: entry.field, base, error: imError.message });
-      // Stays queued: the next login (WebSocket or short link) sends it again.
+      if (!entry.idempotent && this.pending.has(entry.id)) {
+        // The POST may have reached the server: the same as a link dying under the request.
+        this.lose(entry);
+      }
+      // Otherwise it stays queued: the next login (WebSocket or short link) sends it again.
       if (this._transport === "http" && this.httpBase === base) this.leaveHttp(imError.message);
     }
   }
@@ -500,6 +531,34 @@ export class Client extends GeneratedRequests {
     this.log("warning", "short_link_closed", { reason });
     this.setState("disconnected", { transport: "websocket", reason });
     void this.connectRound();
+  }
+
+  /** Answered `rate_limited`: the server did not carry it out. Seconds to wait before the next try. */
+  private rateLimitPause(entry: Pending, retryAfter?: number): number {
+    entry.refusals += 1;
+    const s = this.settings;
+    const pause = retryAfter ?? Math.min(s.rateLimitDelay * 2 ** (entry.refusals - 1), s.rateLimitMax);
+    this.log("info", "rate_limited", { field: entry.field, refusals: entry.refusals, retryIn: pause });
+    return pause;
+  }
+
+  /** Send it again after `seconds` on whatever carries requests then (the same link, if it lives). */
+  private retryLater(entry: Pending, seconds: number): void {
+    this.clock.clearTimeout(entry.firstTimer);
+    entry.link = null; // not carried out: no reply is owed, and a link dying now loses nothing
+    entry.retryTimer = this.clock.setTimeout(() => {
+      entry.retryTimer = null;
+      if (!this.pending.has(entry.id)) return;
+      this.counters.resent += 1;
+      this.dispatch(entry);
+    }, seconds * 1000);
+  }
+
+  /** Its outcome is unknown (written, then the link died): fail it rather than risk doing it twice. */
+  private lose(entry: Pending): void {
+    this.finish(entry);
+    this.log("warning", "connection_lost", { field: entry.field });
+    entry.reject(new ImError("connection_lost", `the link died before ${entry.field} was answered; check before retrying`, { field: entry.field }));
   }
 
   private settle(entry: Pending, frame: pb.Frame): void {
@@ -560,6 +619,7 @@ export class Client extends GeneratedRequests {
     }
     this.roundActive = true;
     this.roundAgain = false;
+    await this.restoring; // the login must carry the saved cursor
     // On the short link the app is served: background WebSocket attempts do not change the state.
     if (this._transport !== "http") this.setState("connecting", { transport: this._transport });
     this.backoff.begin();
@@ -830,10 +890,7 @@ export class Client extends GeneratedRequests {
       if (entry.link !== link) continue;
       this.clock.clearTimeout(entry.firstTimer);
       entry.link = null;
-      if (NOT_RESENT.has(entry.field)) {
-        this.finish(entry);
-        entry.reject(new ImError("connection_lost", `the link closed before ${entry.field} was answered; check before retrying`));
-      }
+      if (!entry.idempotent) this.lose(entry);
     }
     this.log("warning", "link_closed", { url: link.url, code, reason });
     if (this.stopped) return;
@@ -858,7 +915,12 @@ export class Client extends GeneratedRequests {
     if (this.pingId === null) this.schedulePing(); // any frame postpones the next ping
     if (frame.requestId !== 0n) {
       const entry = this.pending.get(frame.requestId);
-      if (entry !== undefined) this.settle(entry, frame);
+      if (entry === undefined) return;
+      if (frame.body.case === "error" && frame.body.value.code === "rate_limited" && entry.link === link) {
+        this.retryLater(entry, this.rateLimitPause(entry));
+      } else {
+        this.settle(entry, frame);
+      }
       return;
     }
     this.onPush(frame);
@@ -1069,6 +1131,51 @@ export class Client extends GeneratedRequests {
     this.pollTimer = null;
   }
 
+  // --- saved state --------------------------------------------------------------------------------
+
+  /** Pick up where the last client of this user left off (options.store). */
+  private async restore(cursorGiven: string | undefined): Promise<void> {
+    const heartbeat = await this.keeper.load(HEARTBEAT_KEY);
+    if (heartbeat !== null) this.heartbeat.restore(heartbeat);
+    const session = await this.keeper.load(sessionKey(this.settings.appKey, this.accid));
+    if (session === null) return;
+    const delivered = typeof session.delivered === "object" && session.delivered !== null ? session.delivered : {};
+    for (const [key, seq] of Object.entries(delivered)) {
+      if (Number.isSafeInteger(seq) && key.includes(":")) this.order.restore(key, BigInt(seq as number));
+    }
+    if (typeof session.cursor === "string" && session.cursor !== "" && cursorGiven === undefined) {
+      // Everything listed since this cursor is new to the app, including conversations that began
+      // while no client ran: those are fetched from their start.
+      this.cursor = this.savedCursor = session.cursor;
+      this.listedOnce = true;
+    }
+    this.log("info", "state_restored", { cursor: this.cursor !== "", conversations: this.order.keys().length });
+  }
+
+  private savedState(): Record<string, StateDocument> {
+    // A cursor is saved once its listing is fetched, or a restart would skip what is still missing.
+    if (this.syncing.size === 0 && !this.order.holding()) this.savedCursor = this.cursor;
+    const positions = [...this.order.positions()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return {
+      [sessionKey(this.settings.appKey, this.accid)]: {
+        cursor: this.savedCursor,
+        delivered: Object.fromEntries(positions.map(([key, seq]) => [key, Number(seq)])),
+      },
+      [HEARTBEAT_KEY]: this.heartbeat.export(),
+    };
+  }
+
+  /** Batched writes: one snapshot every storeFlushInterval, never per message. */
+  private schedulePersist(): void {
+    this.clock.clearTimeout(this.persistTimer);
+    this.persistTimer = this.clock.setTimeout(() => {
+      if (this.stopped) return;
+      void this.keeper.save(this.savedState()).finally(() => {
+        if (!this.stopped) this.schedulePersist();
+      });
+    }, this.settings.storeFlushInterval * 1000);
+  }
+
   // --- ending -------------------------------------------------------------------------------------
 
   private authFailed(error: ImError): void {
@@ -1090,8 +1197,9 @@ export class Client extends GeneratedRequests {
     if (this.stopped && this._state === state) return;
     this.stopped = true;
     for (const abort of this.roundAborts.splice(0)) abort();
-    for (const timer of [this.reconnectTimer, this.fallbackTimer]) this.clock.clearTimeout(timer);
-    this.reconnectTimer = this.fallbackTimer = null;
+    for (const timer of [this.reconnectTimer, this.fallbackTimer, this.persistTimer]) this.clock.clearTimeout(timer);
+    this.reconnectTimer = this.fallbackTimer = this.persistTimer = null;
+    if (this.accid !== "") void this.keeper.save(this.savedState());
     this.stopPolling();
     this.httpBase = null;
     this.stopHeartbeat();

@@ -105,6 +105,41 @@ export class SmartHeartbeat {
     return { network: this.network, interval: state.interval, phase: state.phase, lastGood: state.lastGood };
   }
 
+  /** What was learned, per network, least recently used first (the StateStore document). */
+  export(): { networks: Array<Record<string, unknown>> } {
+    return {
+      networks: [...this.networks.entries()].map(([network, state]) => ({
+        network,
+        interval: state.interval,
+        phase: state.phase,
+        last_good: state.lastGood,
+        settled_at: state.settledAt / 1000,
+      })),
+    };
+  }
+
+  /** Take back what export() gave (a previous run's learning); bad entries are skipped. */
+  restore(document: Record<string, unknown>): void {
+    const s = this.settings;
+    const entries = Array.isArray(document.networks) ? (document.networks as Array<Record<string, unknown>>) : [];
+    for (const entry of entries) {
+      const { network, interval, phase, last_good: lastGood, settled_at: settledAt } = entry;
+      if (typeof network !== "string" || typeof interval !== "number" || typeof lastGood !== "number") continue;
+      if (phase !== "warming" && phase !== "probing" && phase !== "settled") continue;
+      const bounded = Math.min(Math.max(interval, s.heartbeatMin), s.heartbeatMax);
+      this.networks.delete(network);
+      this.networks.set(network, {
+        interval: bounded,
+        lastGood: Math.min(Math.max(lastGood, s.heartbeatMin), bounded),
+        phase,
+        successes: 0,
+        failures: 0,
+        settledAt: typeof settledAt === "number" ? settledAt * 1000 : 0,
+      });
+    }
+    this.state();
+  }
+
   private settle(state: NetworkState, interval: number): void {
     state.phase = "settled";
     state.interval = interval;

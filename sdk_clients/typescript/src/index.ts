@@ -2,6 +2,8 @@ export { Client, SDK_VERSION } from "./client.js";
 export type { ClientEvents, ConnectionState, MediaKind, SendOptions, StateDetail, Transport } from "./client.js";
 export { ImError } from "./errors.js";
 export { DEFAULTS } from "./options.js";
+export { LocalStorageStore, MemoryStore } from "./store.js";
+export type { StateDocument, StateStore } from "./store.js";
 export type { ClientOptions, Encoding } from "./options.js";
 export type { LogEntry, LogLevel } from "./log.js";
 export type { CallOptions } from "./gen/requests.js";

@@ -1,4 +1,5 @@
 import type { Clock } from "./clock.js";
+import type { StateStore } from "./store.js";
 
 export type Encoding = "proto" | "json";
 
@@ -49,10 +50,18 @@ export interface ClientOptions {
   pongTimeout?: number;
   firstResponseTimeout?: number;
   requestTimeout?: number;
+  /** A request refused by the server's rate limit goes again after this, doubling per refusal... */
+  rateLimitDelay?: number;
+  /** ...up to this. */
+  rateLimitMax?: number;
   httpFallbackAfter?: number;
   httpPollInterval?: number;
   httpTimeout?: number;
   logCapacity?: number;
+  /** Keeps the cursor, the per-conversation positions and the learned heartbeat across restarts (default: a MemoryStore of this client's own). */
+  store?: StateStore;
+  /** Seconds between batched writes to the store (and one at close()). */
+  storeFlushInterval?: number;
   /** Listen to the browser's `online` and `visibilitychange` events (default true where they exist). */
   browserHooks?: boolean;
   /** For tests: a fake clock. */
@@ -77,7 +86,7 @@ export const DEFAULTS = {
   connectTimeout: 10,
   // Reconnect ladder
   reconnectFastWindow: 10,
-  reconnectFastInterval: 0.8,
+  reconnectFastInterval: 0.6,
   reconnectLadder: [2, 4, 8, 16, 30] as number[],
   reconnectMax: 30,
   reconnectMaxBackground: 300,
@@ -95,12 +104,16 @@ export const DEFAULTS = {
   // Requests
   firstResponseTimeout: 10,
   requestTimeout: 40,
+  rateLimitDelay: 1,
+  rateLimitMax: 8,
   // Short link
   httpFallbackAfter: 15,
   httpPollInterval: 3,
   httpTimeout: 10,
   // Client log
   logCapacity: 1000,
+  // Saved state
+  storeFlushInterval: 1,
 };
 
 export type Settings = typeof DEFAULTS & {
@@ -118,7 +131,7 @@ export function resolveOptions(options: ClientOptions, fallback: { deviceId: () 
   if (!options.appKey) throw new TypeError("appKey is required");
   const merged = { ...DEFAULTS } as Settings;
   for (const [key, value] of Object.entries(options)) {
-    if (value !== undefined && key !== "clock") (merged as Record<string, unknown>)[key] = value;
+    if (value !== undefined && key !== "clock" && key !== "store") (merged as Record<string, unknown>)[key] = value;
   }
   merged.lbsUrl = options.lbsUrl ?? "";
   merged.endpoints = [...(options.endpoints ?? [])];

@@ -32,6 +32,23 @@ export class ConversationOrder<M extends Sequenced> {
     return [...this.streams.keys()];
   }
 
+  /** A previous run handed over up to `highest` (from a StateStore). */
+  restore(key: string, highest: bigint): void {
+    const stream = this.streams.get(key);
+    if (stream === undefined) this.streams.set(key, { highest, held: new Map() });
+    else if (highest > stream.highest) stream.highest = highest;
+  }
+
+  /** The highest seq handed over, per conversation. */
+  positions(): Map<string, bigint> {
+    return new Map([...this.streams].map(([key, stream]) => [key, stream.highest]));
+  }
+
+  /** Some conversation holds messages beyond a gap (a sync is due or running). */
+  holding(): boolean {
+    return [...this.streams.values()].some((stream) => stream.held.size > 0);
+  }
+
   /** A conversation first known from the conversation list starts at its last seq (older is history). */
   baseline(key: string, lastSeq: bigint): boolean {
     if (this.streams.has(key)) return false;

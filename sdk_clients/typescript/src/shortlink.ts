@@ -19,7 +19,8 @@ export interface Credentials {
 /**
  * One request frame over plain HTTP (the short link), for when no WebSocket gets through.
  * Resolves with the answering frame (an `error` frame included); rejects with ImError:
- * `http_failed` (network, 5xx, 429: try again later) or the login refusal code on 401.
+ * `http_failed` (network, 5xx: try again later), `rate_limited` (429, not carried out;
+ * `details.retryAfter` in seconds when the server said) or the login refusal code on 401.
  */
 export async function postFrame(
   base: string,
@@ -58,6 +59,11 @@ export async function postFrame(
   if (response.status === 401) {
     const code = reply?.body.case === "error" ? reply.body.value.code : "bad_credentials";
     throw new ImError(code, "the short link refused the credentials", { base, status: 401 });
+  }
+  if (response.status === 429) {
+    const retry = Number(response.headers.get("Retry-After") ?? "");
+    const retryAfter = Number.isFinite(retry) && retry >= 0 && response.headers.has("Retry-After") ? retry : undefined;
+    throw new ImError("rate_limited", "the short link refused the frame: too many", { base, status: 429, retryAfter });
   }
   if (response.status === 200 && reply !== null) return reply;
   if (reply?.body.case === "error" && response.status >= 400 && response.status < 500 && response.status !== 429) {

@@ -8,6 +8,16 @@ from imcloud_sdk.client import Client
 from imcloud_sdk.errors import ImError
 from imcloud_sdk.events import ConnectionState
 from imcloud_sdk.options import SDK_VERSION, ClientOptions
+from imcloud_sdk.store import FileStore, MemoryStore, StateStore
 
 __version__ = SDK_VERSION
-__all__ = ["Client", "ClientOptions", "ConnectionState", "ImError", "pb"]
+__all__ = [
+    "Client",
+    "ClientOptions",
+    "ConnectionState",
+    "FileStore",
+    "ImError",
+    "MemoryStore",
+    "StateStore",
+    "pb",
+]

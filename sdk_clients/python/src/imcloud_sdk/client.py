@@ -19,7 +19,7 @@ from google.protobuf.message import Message as ProtoMessage
 
 from imcloud_sdk import codec, errors
 from imcloud_sdk._generated import imcloud_pb2 as pb
-from imcloud_sdk._generated.requests import GeneratedRequests
+from imcloud_sdk._generated.requests import IDEMPOTENT, GeneratedRequests
 from imcloud_sdk.backoff import ReconnectBackoff
 from imcloud_sdk.clock import Clock, SystemClock
 from imcloud_sdk.endpoints import EndpointDirectory, EndpointRanker
@@ -30,6 +30,13 @@ from imcloud_sdk.log import ClientLog
 from imcloud_sdk.options import CLIENT_VERSION, PROTOCOL_VERSION, ClientOptions
 from imcloud_sdk.ordering import ConversationKey, ConversationOrdering, key_of
 from imcloud_sdk.outbox import Outbox, Pending
+from imcloud_sdk.persistence import (
+    HEARTBEAT_KEY,
+    StateKeeper,
+    delivered_document,
+    parse_conversation_id,
+    session_key,
+)
 from imcloud_sdk.racing import FatalAttempt, race
 from imcloud_sdk.transport_http import fetch_lbs, post_frame
 from imcloud_sdk.transport_ws import LinkClosed, WsLink
@@ -40,6 +47,10 @@ WATCH_TICK = 0.2  # seconds between checks of the heartbeat and request deadline
 LATEST = 2**62  # before_seq for "the newest page"
 
 Transport = Literal["websocket", "http"]
+
+
+# Why _watch gave up on a link that is still open: nothing comes through it any more.
+DEAD_LINK_REASONS = frozenset({"pong_timeout", "first_response_timeout"})
 
 
 class Client(GeneratedRequests):
@@ -54,6 +65,10 @@ class Client(GeneratedRequests):
         self._backoff = ReconnectBackoff(options, self._clock)
         self._ordering = ConversationOrdering()
         self._outbox = Outbox()
+        self._keeper = StateKeeper(options.store, self._log)
+        # The cursor saved for the next run: only one whose listing was fully fetched, or a restart
+        # would skip the conversations still being fetched.
+        self._saved_cursor = ""
         self._state = ConnectionState.DISCONNECTED
         self._transport: Transport | None = None
         self._link: WsLink | None = None
@@ -120,8 +135,10 @@ class Client(GeneratedRequests):
         loop = asyncio.get_running_loop()
         self._first_login = loop.create_future()
         self._log.info("login", accid=accid, device_id=self.options.device_id)
+        await self._restore()
         self._spawn(self._manage())
         self._spawn(self._short_link())
+        self._spawn(self._persist())
         try:
             await asyncio.wait_for(asyncio.shield(self._first_login), self.options.request_timeout)
         except TimeoutError:
@@ -283,6 +300,8 @@ class Client(GeneratedRequests):
             await self._link.close()
             self._link = None
         self._outbox.fail_all(ImError(errors.CLOSED, "the client was closed"))
+        if self._accid:
+            await self._keeper.save(self._saved_state())
         self._transport = None
         self._set_state(ConnectionState.DISCONNECTED, "closed")
         await self._events.drain()
@@ -298,7 +317,7 @@ class Client(GeneratedRequests):
 
     async def _send(self, body: pb.SendMessage) -> pb.SendAck:
         try:
-            frame = await self._request("send", body, expect="send_ack")
+            frame = await self._request("send", body, expect="send_ack", idempotent="send" in IDEMPOTENT)
         except ImError as exc:
             if exc.code not in (errors.CLOSED,):
                 self._events.emit(
@@ -314,7 +333,13 @@ class Client(GeneratedRequests):
         return frame.send_ack
 
     async def _request(
-        self, field: str, body: ProtoMessage, *, expect: str | None, timeout: float | None = None
+        self,
+        field: str,
+        body: ProtoMessage,
+        *,
+        expect: str | None,
+        idempotent: bool,
+        timeout: float | None = None,
     ) -> pb.Frame:
         if self._closed:
             raise ImError(errors.CLOSED, "the client was closed")
@@ -325,7 +350,7 @@ class Client(GeneratedRequests):
                 await self._fire(self._link, field, body)
             return pb.Frame()
         loop = asyncio.get_running_loop()
-        pending = Pending(field, body, expect, loop.create_future(), self._clock.monotonic())
+        pending = Pending(field, body, expect, loop.create_future(), self._clock.monotonic(), idempotent)
         self._check_size(pending)
         self._outbox.add(pending)
         try:
@@ -373,8 +398,39 @@ class Client(GeneratedRequests):
         if pending.attempts > 1:
             self.stats["resent"] += 1
         # On a dead link the manager notices and the request is resent on the next one.
+        pending.written_link = None
         with contextlib.suppress(LinkClosed):
             await link.send(pending.frame(request_id))
+            pending.written_link = link.id
+
+    def _connection_lost(self, link_id: int) -> None:
+        """The link died: what was written to it and is not idempotent may or may not have been
+        carried out, so it fails now instead of being repeated (the rest goes on the next link)."""
+        for pending in self._outbox.written_to(link_id):
+            if not pending.idempotent:
+                self._log.warning("connection_lost", kind=pending.kind)
+                pending.future.set_exception(
+                    ImError(errors.CONNECTION_LOST, f"the link died before {pending.kind} was answered")
+                )
+
+    def _rate_limit_wait(self, pending: Pending, retry_after: float | None = None) -> float:
+        pending.refusals += 1
+        backoff = self.options.rate_limit_delay * 2 ** (pending.refusals - 1)
+        delay = min(backoff, self.options.rate_limit_max) if retry_after is None else retry_after
+        self._log.info("rate_limited", kind=pending.kind, refusals=pending.refusals, retry_in=delay)
+        return delay
+
+    def _rate_limited(self, link: WsLink, pending: Pending) -> None:
+        """The server refused the frame unprocessed: the same link takes it again after a pause."""
+        delay = self._rate_limit_wait(pending)
+        pending.written_link, pending.sent_at = None, None  # not carried out; no reply is owed
+
+        async def again() -> None:
+            await asyncio.sleep(delay)
+            if not pending.future.done() and self._link is link and pending.link_id == link.id:
+                await self._write(link, pending)
+
+        self._spawn(again())
 
     async def _fire(self, link: WsLink, field: str, body: ProtoMessage) -> None:
         frame = pb.Frame(request_id=link.next_request_id())
@@ -393,7 +449,13 @@ class Client(GeneratedRequests):
             if kind == "send_ack":
                 ack = frame.send_ack
                 key: ConversationKey = (int(ack.conversation_type), ack.target)
-                self._deliver(self._ordering.accept_own(key, int(ack.seq)).deliver)
+                accepted = self._ordering.accept_own(key, int(ack.seq), new_since_listing=self._listed)
+                self._deliver(accepted.deliver)
+                if accepted.gap_after is not None:
+                    # Seqs below our own are the peer's messages still on their way (or lost with a
+                    # link): fetch them rather than wait.
+                    self._log.info("gap", target=ack.target, held_seq=ack.seq, after=accepted.gap_after)
+                    self._schedule_fetch(key, int(ack.seq))
         else:
             pending.future.set_exception(ImError("unexpected_reply", f"{kind} answered {pending.kind}"))
 
@@ -482,6 +544,7 @@ class Client(GeneratedRequests):
                 break
             reason = await self._serve(link, login_result)
             self._link = None
+            self._connection_lost(link.id)
             if self._transport == "websocket":
                 self._transport = None
             self._log.info("link_lost", url=link.url, reason=reason)
@@ -594,6 +657,7 @@ class Client(GeneratedRequests):
         self._set_state(ConnectionState.CONNECTED, link.url)
         self._finish_login()
         reader = asyncio.get_running_loop().create_task(self._read(link))
+        reason = "stopped"
         try:
             if not self._foreground:
                 await self._fire(link, "app_state", pb.AppState(foreground=False))
@@ -615,7 +679,10 @@ class Client(GeneratedRequests):
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
-            await link.close()
+            if reason in DEAD_LINK_REASONS:
+                link.abort()
+            else:
+                await link.close()
 
     async def _watch(self, link: WsLink, reader: asyncio.Task[str]) -> str:
         options = self.options
@@ -673,7 +740,14 @@ class Client(GeneratedRequests):
                 )
                 return None
             pending = self._outbox.on_link(link.id, frame.request_id) if link is not None else None
-            if pending is not None:
+            if (
+                pending is not None
+                and link is not None
+                and kind == "error"
+                and frame.error.code == errors.RATE_LIMITED
+            ):
+                self._rate_limited(link, pending)
+            elif pending is not None:
                 self._complete(pending, frame)
             elif kind == "error":
                 self._events.emit("error", ImError(frame.error.code, frame.error.message))
@@ -805,6 +879,49 @@ class Client(GeneratedRequests):
             # Not connected or timed out: the next login's listing schedules it again.
             self._log.warning("fetch_failed", target=target, error=exc.code)
 
+    # --- saved state ----------------------------------------------------------------------------
+
+    async def _restore(self) -> None:
+        """Pick up where the last client of this user left off (options.store)."""
+        heartbeat = await self._keeper.load(HEARTBEAT_KEY)
+        if heartbeat is not None:
+            self._heartbeat.restore(heartbeat)
+        session = await self._keeper.load(session_key(self.options.app_key, self._accid))
+        if session is None:
+            return
+        delivered = session.get("delivered")
+        for text, seq in (delivered if isinstance(delivered, dict) else {}).items():
+            key = parse_conversation_id(str(text))
+            if key is not None and isinstance(seq, int):
+                self._ordering.restore(key, seq)
+        cursor = session.get("cursor")
+        if isinstance(cursor, str) and cursor:
+            # Everything the server lists since this cursor is new to the app, including
+            # conversations that began while no client ran: fetch those from their start.
+            self._cursor = self._saved_cursor = cursor
+            self._listed = True
+        self._log.info(
+            "state_restored", cursor=bool(self._cursor), conversations=len(self._ordering.conversations())
+        )
+
+    def _saved_state(self) -> dict[str, dict[str, Any]]:
+        caught_up = not self._fetching and not self._list_lock.locked()
+        if caught_up and not any(
+            self._ordering.pending_gap(key) is not None for key in self._ordering.conversations()
+        ):
+            self._saved_cursor = self._cursor
+        return {
+            session_key(self.options.app_key, self._accid): delivered_document(
+                self._saved_cursor, self._ordering.conversations()
+            ),
+            HEARTBEAT_KEY: self._heartbeat.export(),
+        }
+
+    async def _persist(self) -> None:
+        while self._running():
+            await asyncio.sleep(self.options.store_flush_interval)
+            await self._keeper.save(self._saved_state())
+
     # --- short link -----------------------------------------------------------------------------
 
     def _http_headers(self) -> dict[str, str]:
@@ -905,14 +1022,27 @@ class Client(GeneratedRequests):
                 ImError(errors.UNSUPPORTED_OVER_HTTP, f"{pending.kind} needs the WebSocket")
             )
             return
-        pending.attempts += 1
         pending.http_in_flight = True
         try:
-            reply = await self._post(base, pending.frame(self._next_http_id()))
-        except OSError as exc:
-            self._log.warning("http_failed", base=base, error=str(exc))
-            self._leave_short_link("http failed")
-            return
+            while True:
+                pending.attempts += 1
+                try:
+                    reply = await self._post(base, pending.frame(self._next_http_id()))
+                except OSError as exc:
+                    self._log.warning("http_failed", base=base, error=str(exc))
+                    if not pending.idempotent and not pending.future.done():
+                        # The POST may have reached the server: same as a link dying under it.
+                        pending.future.set_exception(
+                            ImError(errors.CONNECTION_LOST, f"the short link failed under {pending.kind}")
+                        )
+                    self._leave_short_link("http failed")
+                    return
+                if reply.status != 429:
+                    break
+                # Refused unprocessed: wait as told (Retry-After), within the request's total time.
+                await asyncio.sleep(self._rate_limit_wait(pending, reply.retry_after))
+                if pending.future.done() or self._http_base != base:
+                    return
         finally:
             pending.http_in_flight = False
         frame = reply.frame
@@ -922,6 +1052,4 @@ class Client(GeneratedRequests):
         if reply.status == 401 and frame.error.code in errors.AUTH_CODES:
             self._terminate(ImError(frame.error.code, frame.error.message))
             return
-        if reply.status == 429:
-            return  # stays queued; the next poll or reconnect resends it
         self._complete(pending, frame)

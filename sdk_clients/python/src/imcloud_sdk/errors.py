@@ -14,6 +14,9 @@ SEND_FAILED = "send_failed"
 KICKED = "kicked"
 CONNECT_FAILED = "connect_failed"
 UNSUPPORTED_OVER_HTTP = "unsupported_over_http"
+CONNECTION_LOST = "connection_lost"
+# The server's answer to a frame over its rate limit: the request was not carried out, send it later.
+RATE_LIMITED = "rate_limited"
 
 # Login refusals: the credentials or the app are wrong, so retrying cannot help.
 AUTH_CODES = frozenset({"unknown_app", "bad_credentials", "blocked", "invalid_field"})

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from imcloud_sdk.clock import Clock
 from imcloud_sdk.options import ClientOptions
@@ -105,6 +106,46 @@ class SmartHeartbeat:
                 options.heartbeat_min,
                 options.heartbeat_min,
             )
+
+    def export(self) -> dict[str, Any]:
+        """What was learned, per network, least recently used first (for a StateStore). The settle
+        time is wall-clock time, since the monotonic clock restarts with the process."""
+        offset = self._clock.time() - self._clock.monotonic()
+        return {
+            "networks": [
+                {
+                    "network": key,
+                    "interval": state.interval,
+                    "phase": state.phase.value,
+                    "last_good": state.last_good,
+                    "settled_at": round(state.settled_at + offset, 3) if state.settled_at else 0,
+                }
+                for key, state in self._networks.items()
+            ]
+        }
+
+    def restore(self, document: dict[str, Any]) -> None:
+        """Take back what export() gave (a previous run's learning); bad entries are skipped."""
+        options, offset = self._options, self._clock.time() - self._clock.monotonic()
+        for entry in document.get("networks", []):
+            try:
+                interval = min(max(float(entry["interval"]), options.heartbeat_min), options.heartbeat_max)
+                last_good = min(max(float(entry["last_good"]), options.heartbeat_min), interval)
+                phase = Phase(entry["phase"])
+                settled = float(entry.get("settled_at", 0))
+                key = str(entry["network"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            self._networks[key] = NetworkHeartbeat(
+                interval=interval,
+                phase=phase,
+                last_good=last_good,
+                settled_at=settled - offset if settled else 0.0,
+            )
+            self._networks.move_to_end(key)
+        while len(self._networks) > options.heartbeat_networks:
+            self._networks.popitem(last=False)
+        self._state()
 
     def _settle(self, state: NetworkHeartbeat, interval: float) -> None:
         state.phase, state.interval, state.last_good = Phase.SETTLED, interval, interval

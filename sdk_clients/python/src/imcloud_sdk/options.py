@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from imcloud_sdk._generated import imcloud_pb2 as pb
+from imcloud_sdk.store import MemoryStore, StateStore
 
 SDK_VERSION = "0.1.0"
 CLIENT_VERSION = f"imcloud-python/{SDK_VERSION}"
@@ -41,7 +42,7 @@ class ClientOptions:
 
     # Reconnect ladder
     reconnect_fast_window: float = 10.0
-    reconnect_fast_interval: float = 0.8
+    reconnect_fast_interval: float = 0.6
     reconnect_ladder: tuple[float, ...] = (2.0, 4.0, 8.0, 16.0, 30.0)
     reconnect_max: float = 30.0
     reconnect_max_background: float = 300.0
@@ -61,6 +62,9 @@ class ClientOptions:
     # Requests
     first_response_timeout: float = 10.0
     request_timeout: float = 40.0
+    # A request refused by the server's rate limit goes again after this, doubling per refusal.
+    rate_limit_delay: float = 1.0
+    rate_limit_max: float = 8.0
 
     # Short link
     http_fallback_after: float = 15.0
@@ -69,6 +73,10 @@ class ClientOptions:
 
     # Client log
     log_capacity: int = 1000
+
+    # Saved state (cursor, per-conversation positions, learned heartbeat) across app restarts
+    store: StateStore = field(default_factory=MemoryStore)
+    store_flush_interval: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.app_key:

@@ -39,6 +39,11 @@ class ConversationOrdering:
         stream = self._streams.get(key)
         return None if stream is None else stream.delivered
 
+    def restore(self, key: ConversationKey, delivered: int) -> None:
+        """A previous run handed over up to `delivered` (from a StateStore)."""
+        stream = self._streams.setdefault(key, _Stream(delivered=delivered))
+        stream.delivered = max(stream.delivered, delivered)
+
     def conversations(self) -> dict[ConversationKey, int]:
         return {key: stream.delivered for key, stream in self._streams.items()}
 
@@ -55,9 +60,14 @@ class ConversationOrdering:
             self._streams[key] = _Stream(delivered=start)
         return self._put(self._streams[key], int(message.seq), message)
 
-    def accept_own(self, key: ConversationKey, seq: int) -> Accepted:
-        """Our own send was acknowledged at `seq`: the app has it already, so it is not emitted."""
-        stream = self._streams.setdefault(key, _Stream(delivered=seq - 1))
+    def accept_own(self, key: ConversationKey, seq: int, *, new_since_listing: bool = False) -> Accepted:
+        """Our own send was acknowledged at `seq`: the app has it already, so it is not emitted.
+
+        `new_since_listing` as in accept(): a conversation that began after the conversation list
+        was read starts at 0, so the peer's messages below our seq are handed over, not skipped.
+        """
+        start = 0 if new_since_listing else seq - 1
+        stream = self._streams.setdefault(key, _Stream(delivered=start))
         return self._put(stream, seq, None)
 
     def fill(

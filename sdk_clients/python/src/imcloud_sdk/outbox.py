@@ -1,8 +1,10 @@
 """Requests waiting for their reply, in the order they were made.
 
 Every request stays here until it is answered or its total time runs out. After a reconnect the
-whole queue is sent again in order; a send keeps the client_msg_id it got at call time, so the
-server stores it once and answers a resend with the original ack (duplicate=true).
+queue is sent again in order; a send keeps the client_msg_id it got at call time, so the server
+stores it once and answers a resend with the original ack (duplicate=true). A request that is not
+idempotent (the proto's `(idempotent)` option) and was written to a link that died before its reply
+is not sent again: it may have been carried out, so it fails with `connection_lost` instead.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ class Pending:
     expect: str
     future: asyncio.Future[pb.Frame]
     created_at: float
+    idempotent: bool = False
     id: int = field(default_factory=lambda: next(_ids))
     link_id: int | None = None  # the link it was last written to
+    written_link: int | None = None  # that link, once the frame went out and no refusal came back
+    refusals: int = 0  # consecutive `rate_limited` answers
     request_id: int = 0  # its request_id on that link
     sent_at: float | None = None
     attempts: int = 0
@@ -71,6 +76,10 @@ class Outbox:
             for p in self._items.values()
             if p.link_id == link_id and p.sent_at is not None and p.sent_at < before and not p.future.done()
         ]
+
+    def written_to(self, link_id: int) -> list[Pending]:
+        """Requests whose frame went out on this link and is still unanswered."""
+        return [p for p in self._items.values() if p.written_link == link_id and not p.future.done()]
 
     def fail_all(self, error: BaseException) -> None:
         for pending in self._items.values():

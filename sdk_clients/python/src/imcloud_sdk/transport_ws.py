@@ -73,6 +73,13 @@ class WsLink:
             raise LinkClosed(reason=str(exc)) from exc
         return codec.decode(data, self.encoding)
 
+    def abort(self) -> None:
+        """Drop a link known to be dead at once: a closing handshake over it would only wait out
+        its timeout before the reconnect could start."""
+        if self._ws is not None:
+            with contextlib.suppress(Exception):
+                self._ws.transport.abort()
+
     async def close(self) -> None:
         if self._ws is not None:
             # Closing a broken link may fail in many ways; it is gone either way.

@@ -23,6 +23,12 @@ export type ResponseCase = "ack" | "loginResult" | "markReadAck" | "pong" | "rea
 /** The body of a request frame. */
 export type RequestBody = Extract<pb.Frame["body"], { case: RequestCase }>["value"];
 
+/**
+ * The requests marked `(idempotent)` in the proto: the server answers a repeat the same way,
+ * so one written to a link that died before its reply is sent again on the next link.
+ */
+export const IDEMPOTENT: ReadonlySet<RequestCase> = new Set<RequestCase>(["addTeamMembers", "appState", "getTeam", "listMyTeams", "listTeamMembers", "login", "markRead", "ping", "readStatus", "recall", "registerDevice", "removeTeamMembers", "send", "setPushMute", "sync", "unregisterDevice"]);
+
 export abstract class GeneratedRequests {
   /** Send one request frame; resolve with the frame answering it (the runtime implements it). */
   protected abstract request(
@@ -30,6 +36,7 @@ export abstract class GeneratedRequests {
     body: RequestBody,
     expect: ResponseCase | null,
     options: CallOptions,
+    idempotent: boolean,
   ): Promise<pb.Frame>;
 
   protected async rpcLogin(
@@ -62,7 +69,7 @@ export abstract class GeneratedRequests {
     options: CallOptions = {},
   ): Promise<pb.LoginResult> {
     const body = create(pb.LoginSchema, args);
-    const frame = await this.request("login", body, "loginResult", options);
+    const frame = await this.request("login", body, "loginResult", options, true);
     return (frame.body as { value: pb.LoginResult }).value;
   }
 
@@ -73,7 +80,7 @@ export abstract class GeneratedRequests {
     options: CallOptions = {},
   ): Promise<pb.Pong> {
     const body = create(pb.PingSchema, args);
-    const frame = await this.request("ping", body, "pong", options);
+    const frame = await this.request("ping", body, "pong", options, true);
     return (frame.body as { value: pb.Pong }).value;
   }
 
@@ -114,7 +121,7 @@ export abstract class GeneratedRequests {
     options: CallOptions = {},
   ): Promise<pb.SendAck> {
     const body = create(pb.SendMessageSchema, args);
-    const frame = await this.request("send", body, "sendAck", options);
+    const frame = await this.request("send", body, "sendAck", options, true);
     return (frame.body as { value: pb.SendAck }).value;
   }
 
@@ -141,7 +148,7 @@ export abstract class GeneratedRequests {
     options: CallOptions = {},
   ): Promise<pb.SyncResult> {
     const body = create(pb.SyncRequestSchema, args);
-    const frame = await this.request("sync", body, "syncResult", options);
+    const frame = await this.request("sync", body, "syncResult", options, true);
     return (frame.body as { value: pb.SyncResult }).value;
   }
 
@@ -157,7 +164,7 @@ export abstract class GeneratedRequests {
     options: CallOptions = {},
   ): Promise<pb.MarkReadAck> {
     const body = create(pb.MarkReadSchema, args);
-    const frame = await this.request("markRead", body, "markReadAck", options);
+    const frame = await this.request("markRead", body, "markReadAck", options, true);
     return (frame.body as { value: pb.MarkReadAck }).value;
   }
 
@@ -170,7 +177,7 @@ export abstract class GeneratedRequests {
     options: CallOptions = {},
   ): Promise<pb.RecallAck> {
     const body = create(pb.RecallSchema, args);
-    const frame = await this.request("recall", body, "recallAck", options);
+    const frame = await this.request("recall", body, "recallAck", options, true);
     return (frame.body as { value: pb.RecallAck }).value;
   }
 
@@ -186,7 +193,7 @@ export abstract class GeneratedRequests {
     options: CallOptions = {},
   ): Promise<void> {
     const body = create(pb.TypingSchema, args);
-    await this.request("typing", body, null, options);
+    await this.request("typing", body, null, options, false);
   }
 
   /**
@@ -197,7 +204,7 @@ export abstract class GeneratedRequests {
     options: CallOptions = {},
   ): Promise<void> {
     const body = create(pb.LogoutSchema, args);
-    await this.request("logout", body, null, options);
+    await this.request("logout", body, null, options, false);
   }
 
   async readStatus(
@@ -208,7 +215,7 @@ export abstract class GeneratedRequests {
     options: CallOptions = {},
   ): Promise<pb.ReadStatusResult> {
     const body = create(pb.ReadStatusRequestSchema, args);
-    const frame = await this.request("readStatus", body, "readStatusResult", options);
+    const frame = await this.request("readStatus", body, "readStatusResult", options, true);
     return (frame.body as { value: pb.ReadStatusResult }).value;
   }
 
@@ -236,7 +243,7 @@ export abstract class GeneratedRequests {
     options: CallOptions = {},
   ): Promise<pb.Ack> {
     const body = create(pb.RegisterDeviceSchema, args);
-    const frame = await this.request("registerDevice", body, "ack", options);
+    const frame = await this.request("registerDevice", body, "ack", options, true);
     return (frame.body as { value: pb.Ack }).value;
   }
 
@@ -248,7 +255,7 @@ export abstract class GeneratedRequests {
     options: CallOptions = {},
   ): Promise<pb.Ack> {
     const body = create(pb.UnregisterDeviceSchema, args);
-    const frame = await this.request("unregisterDevice", body, "ack", options);
+    const frame = await this.request("unregisterDevice", body, "ack", options, true);
     return (frame.body as { value: pb.Ack }).value;
   }
 
@@ -263,7 +270,7 @@ export abstract class GeneratedRequests {
     options: CallOptions = {},
   ): Promise<pb.Ack> {
     const body = create(pb.AppStateSchema, args);
-    const frame = await this.request("appState", body, "ack", options);
+    const frame = await this.request("appState", body, "ack", options, true);
     return (frame.body as { value: pb.Ack }).value;
   }
 
@@ -279,7 +286,7 @@ export abstract class GeneratedRequests {
     options: CallOptions = {},
   ): Promise<pb.Ack> {
     const body = create(pb.SetPushMuteSchema, args);
-    const frame = await this.request("setPushMute", body, "ack", options);
+    const frame = await this.request("setPushMute", body, "ack", options, true);
     return (frame.body as { value: pb.Ack }).value;
   }
 
@@ -302,7 +309,7 @@ export abstract class GeneratedRequests {
     options: CallOptions = {},
   ): Promise<pb.TeamInfo> {
     const body = create(pb.CreateTeamSchema, args);
-    const frame = await this.request("createTeam", body, "teamInfo", options);
+    const frame = await this.request("createTeam", body, "teamInfo", options, false);
     return (frame.body as { value: pb.TeamInfo }).value;
   }
 
@@ -313,7 +320,7 @@ export abstract class GeneratedRequests {
     options: CallOptions = {},
   ): Promise<pb.TeamInfo> {
     const body = create(pb.GetTeamSchema, args);
-    const frame = await this.request("getTeam", body, "teamInfo", options);
+    const frame = await this.request("getTeam", body, "teamInfo", options, true);
     return (frame.body as { value: pb.TeamInfo }).value;
   }
 
@@ -322,7 +329,7 @@ export abstract class GeneratedRequests {
     options: CallOptions = {},
   ): Promise<pb.TeamList> {
     const body = create(pb.ListMyTeamsSchema, args);
-    const frame = await this.request("listMyTeams", body, "teamList", options);
+    const frame = await this.request("listMyTeams", body, "teamList", options, true);
     return (frame.body as { value: pb.TeamList }).value;
   }
 
@@ -334,7 +341,7 @@ export abstract class GeneratedRequests {
     options: CallOptions = {},
   ): Promise<pb.TeamInfo> {
     const body = create(pb.AddTeamMembersSchema, args);
-    const frame = await this.request("addTeamMembers", body, "teamInfo", options);
+    const frame = await this.request("addTeamMembers", body, "teamInfo", options, true);
     return (frame.body as { value: pb.TeamInfo }).value;
   }
 
@@ -346,7 +353,7 @@ export abstract class GeneratedRequests {
     options: CallOptions = {},
   ): Promise<pb.TeamInfo> {
     const body = create(pb.RemoveTeamMembersSchema, args);
-    const frame = await this.request("removeTeamMembers", body, "teamInfo", options);
+    const frame = await this.request("removeTeamMembers", body, "teamInfo", options, true);
     return (frame.body as { value: pb.TeamInfo }).value;
   }
 
@@ -357,7 +364,7 @@ export abstract class GeneratedRequests {
     options: CallOptions = {},
   ): Promise<pb.Ack> {
     const body = create(pb.LeaveTeamSchema, args);
-    const frame = await this.request("leaveTeam", body, "ack", options);
+    const frame = await this.request("leaveTeam", body, "ack", options, false);
     return (frame.body as { value: pb.Ack }).value;
   }
 
@@ -368,7 +375,7 @@ export abstract class GeneratedRequests {
     options: CallOptions = {},
   ): Promise<pb.Ack> {
     const body = create(pb.DismissTeamSchema, args);
-    const frame = await this.request("dismissTeam", body, "ack", options);
+    const frame = await this.request("dismissTeam", body, "ack", options, false);
     return (frame.body as { value: pb.Ack }).value;
   }
 
@@ -387,7 +394,7 @@ export abstract class GeneratedRequests {
     options: CallOptions = {},
   ): Promise<pb.TeamMembers> {
     const body = create(pb.ListTeamMembersSchema, args);
-    const frame = await this.request("listTeamMembers", body, "teamMembers", options);
+    const frame = await this.request("listTeamMembers", body, "teamMembers", options, true);
     return (frame.body as { value: pb.TeamMembers }).value;
   }
 }

@@ -9,12 +9,41 @@ from google.protobuf.message import Message as ProtoMessage
 
 from . import imcloud_pb2 as pb
 
+# The requests marked `(idempotent)` in the proto: the server answers a repeat the same way, so
+# one written to a link that died before its reply is sent again on the next link.
+IDEMPOTENT: frozenset[str] = frozenset(
+    {
+        "add_team_members",
+        "app_state",
+        "get_team",
+        "list_my_teams",
+        "list_team_members",
+        "login",
+        "mark_read",
+        "ping",
+        "read_status",
+        "recall",
+        "register_device",
+        "remove_team_members",
+        "send",
+        "set_push_mute",
+        "sync",
+        "unregister_device",
+    }
+)
+
 
 class GeneratedRequests:
     """Requests as methods; `_request` (the runtime) sends one and returns the answering Frame."""
 
     async def _request(
-        self, field: str, body: ProtoMessage, *, expect: str | None, timeout: float | None = None
+        self,
+        field: str,
+        body: ProtoMessage,
+        *,
+        expect: str | None,
+        idempotent: bool,
+        timeout: float | None = None,
     ) -> pb.Frame:
         raise NotImplementedError
 
@@ -43,7 +72,7 @@ class GeneratedRequests:
             heartbeat_interval=heartbeat_interval,
             protocol_version=protocol_version,
         )
-        frame = await self._request("login", body, expect="login_result", timeout=timeout)
+        frame = await self._request("login", body, expect="login_result", idempotent=True, timeout=timeout)
         return frame.login_result
 
     async def _rpc_ping(
@@ -55,7 +84,7 @@ class GeneratedRequests:
         body = pb.Ping(
             client_time=client_time,
         )
-        frame = await self._request("ping", body, expect="pong", timeout=timeout)
+        frame = await self._request("ping", body, expect="pong", idempotent=True, timeout=timeout)
         return frame.pong
 
     async def _rpc_send(
@@ -85,7 +114,7 @@ class GeneratedRequests:
             ext=ext,
             no_push=no_push,
         )
-        frame = await self._request("send", body, expect="send_ack", timeout=timeout)
+        frame = await self._request("send", body, expect="send_ack", idempotent=True, timeout=timeout)
         return frame.send_ack
 
     async def _rpc_sync(
@@ -114,7 +143,7 @@ class GeneratedRequests:
             before_seq=before_seq,
             limit=limit,
         )
-        frame = await self._request("sync", body, expect="sync_result", timeout=timeout)
+        frame = await self._request("sync", body, expect="sync_result", idempotent=True, timeout=timeout)
         return frame.sync_result
 
     async def _rpc_mark_read(
@@ -130,7 +159,9 @@ class GeneratedRequests:
             target=target,
             seq=seq,
         )
-        frame = await self._request("mark_read", body, expect="mark_read_ack", timeout=timeout)
+        frame = await self._request(
+            "mark_read", body, expect="mark_read_ack", idempotent=True, timeout=timeout
+        )
         return frame.mark_read_ack
 
     async def _rpc_recall(
@@ -146,7 +177,7 @@ class GeneratedRequests:
             target=target,
             server_msg_id=server_msg_id,
         )
-        frame = await self._request("recall", body, expect="recall_ack", timeout=timeout)
+        frame = await self._request("recall", body, expect="recall_ack", idempotent=True, timeout=timeout)
         return frame.recall_ack
 
     async def _rpc_typing(
@@ -163,7 +194,7 @@ class GeneratedRequests:
             target=target,
             from_accid=from_accid,
         )
-        await self._request("typing", body, expect=None, timeout=timeout)
+        await self._request("typing", body, expect=None, idempotent=False, timeout=timeout)
 
     async def _rpc_logout(
         self,
@@ -172,7 +203,7 @@ class GeneratedRequests:
     ) -> None:
         """The server closes the connection after it."""
         body = pb.Logout()
-        await self._request("logout", body, expect=None, timeout=timeout)
+        await self._request("logout", body, expect=None, idempotent=False, timeout=timeout)
 
     async def read_status(
         self,
@@ -185,7 +216,9 @@ class GeneratedRequests:
             team_id=team_id,
             seq=seq,
         )
-        frame = await self._request("read_status", body, expect="read_status_result", timeout=timeout)
+        frame = await self._request(
+            "read_status", body, expect="read_status_result", idempotent=True, timeout=timeout
+        )
         return frame.read_status_result
 
     async def register_device(
@@ -208,7 +241,7 @@ class GeneratedRequests:
             bundle_id=bundle_id,
             locale=locale,
         )
-        frame = await self._request("register_device", body, expect="ack", timeout=timeout)
+        frame = await self._request("register_device", body, expect="ack", idempotent=True, timeout=timeout)
         return frame.ack
 
     async def unregister_device(
@@ -218,7 +251,7 @@ class GeneratedRequests:
     ) -> pb.Ack:
         """Stop pushing to this device (also done by logout)."""
         body = pb.UnregisterDevice()
-        frame = await self._request("unregister_device", body, expect="ack", timeout=timeout)
+        frame = await self._request("unregister_device", body, expect="ack", idempotent=True, timeout=timeout)
         return frame.ack
 
     async def app_state(
@@ -233,7 +266,7 @@ class GeneratedRequests:
         body = pb.AppState(
             foreground=foreground,
         )
-        frame = await self._request("app_state", body, expect="ack", timeout=timeout)
+        frame = await self._request("app_state", body, expect="ack", idempotent=True, timeout=timeout)
         return frame.ack
 
     async def set_push_mute(
@@ -250,7 +283,7 @@ class GeneratedRequests:
             target=target,
             muted=muted,
         )
-        frame = await self._request("set_push_mute", body, expect="ack", timeout=timeout)
+        frame = await self._request("set_push_mute", body, expect="ack", idempotent=True, timeout=timeout)
         return frame.ack
 
     async def create_team(
@@ -274,7 +307,9 @@ class GeneratedRequests:
             ext=ext,
             max_members=max_members,
         )
-        frame = await self._request("create_team", body, expect="team_info", timeout=timeout)
+        frame = await self._request(
+            "create_team", body, expect="team_info", idempotent=False, timeout=timeout
+        )
         return frame.team_info
 
     async def get_team(
@@ -286,7 +321,7 @@ class GeneratedRequests:
         body = pb.GetTeam(
             team_id=team_id,
         )
-        frame = await self._request("get_team", body, expect="team_info", timeout=timeout)
+        frame = await self._request("get_team", body, expect="team_info", idempotent=True, timeout=timeout)
         return frame.team_info
 
     async def list_my_teams(
@@ -295,7 +330,9 @@ class GeneratedRequests:
         timeout: float | None = None,
     ) -> pb.TeamList:
         body = pb.ListMyTeams()
-        frame = await self._request("list_my_teams", body, expect="team_list", timeout=timeout)
+        frame = await self._request(
+            "list_my_teams", body, expect="team_list", idempotent=True, timeout=timeout
+        )
         return frame.team_list
 
     async def add_team_members(
@@ -309,7 +346,9 @@ class GeneratedRequests:
             team_id=team_id,
             accids=accids,
         )
-        frame = await self._request("add_team_members", body, expect="team_info", timeout=timeout)
+        frame = await self._request(
+            "add_team_members", body, expect="team_info", idempotent=True, timeout=timeout
+        )
         return frame.team_info
 
     async def remove_team_members(
@@ -323,7 +362,9 @@ class GeneratedRequests:
             team_id=team_id,
             accids=accids,
         )
-        frame = await self._request("remove_team_members", body, expect="team_info", timeout=timeout)
+        frame = await self._request(
+            "remove_team_members", body, expect="team_info", idempotent=True, timeout=timeout
+        )
         return frame.team_info
 
     async def leave_team(
@@ -335,7 +376,7 @@ class GeneratedRequests:
         body = pb.LeaveTeam(
             team_id=team_id,
         )
-        frame = await self._request("leave_team", body, expect="ack", timeout=timeout)
+        frame = await self._request("leave_team", body, expect="ack", idempotent=False, timeout=timeout)
         return frame.ack
 
     async def dismiss_team(
@@ -347,7 +388,7 @@ class GeneratedRequests:
         body = pb.DismissTeam(
             team_id=team_id,
         )
-        frame = await self._request("dismiss_team", body, expect="ack", timeout=timeout)
+        frame = await self._request("dismiss_team", body, expect="ack", idempotent=False, timeout=timeout)
         return frame.ack
 
     async def list_team_members(
@@ -363,5 +404,7 @@ class GeneratedRequests:
             cursor=cursor,
             limit=limit,
         )
-        frame = await self._request("list_team_members", body, expect="team_members", timeout=timeout)
+        frame = await self._request(
+            "list_team_members", body, expect="team_members", idempotent=True, timeout=timeout
+        )
         return frame.team_members
