@@ -21,7 +21,6 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from django.core.cache import cache
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -34,6 +33,7 @@ from rest_framework.views import APIView
 
 from apps.core.conf import setting_int
 from apps.core.errors import DomainError, InvalidField
+from apps.core.ratelimit import count_in_second
 from apps.gateway import handlers, publish
 from apps.gateway.caller import Caller, Handler, error_frame
 from apps.gateway.sessions import Session, session_authenticate
@@ -142,14 +142,8 @@ def _check_rate(session: Session) -> None:
     """
     now = _now()
     second = int(now)
-    key = f"client-rate:{session.app.app_key}:{session.user.pk}:{session.device_id}:{second}"
-    cache.add(key, 0, timeout=5)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=5)
-        count = 1
-    if count > setting_int("GATEWAY_RATE_PER_SECOND"):
+    key = f"client-rate:{session.app.app_key}:{session.user.pk}:{session.device_id}"
+    if count_in_second(key, second=second) > setting_int("GATEWAY_RATE_PER_SECOND"):
         wait = max(1, math.ceil((second + 1) - now))
         raise Refusal(429, "rate_limited", "Too many frames from this device; slow down.", retry_after=wait)
 

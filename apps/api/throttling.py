@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.core.cache import cache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from apps.core.ratelimit import count_in_second
 from apps.tenants.models import App
 
 
@@ -23,13 +23,7 @@ class AppRateThrottle(BaseThrottle):
             return True
         now = _now()
         second = int(now)
-        key = f"api-rate:{app.app_key}:{second}"
-        cache.add(key, 0, timeout=5)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, timeout=5)
-            count = 1
+        count = count_in_second(f"api-rate:{app.app_key}", second=second)
         self._wait = (second + 1) - now
         return count <= app.effective_api_rate_limit
 

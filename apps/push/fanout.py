@@ -20,12 +20,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.cache import cache
 from django.db.models import F, Sum, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from apps.core.crypto import decrypt_text
+from apps.core.ratelimit import count_in_second
 from apps.gateway.presence import presence_store
 from apps.gateway.sessions import DESKTOP
 from apps.messaging.models import ConversationKind, ConversationMember, Message, MessageType
@@ -199,14 +199,7 @@ def _target(device: Device) -> DeviceTarget:
 
 def _within_rate(app_id: int, rate: int, count: int) -> bool:
     second = int(timezone.now().timestamp())
-    key = f"push-rate:{app_id}:{second}"
-    cache.add(key, 0, timeout=5)
-    try:
-        used = cache.incr(key, count)
-    except ValueError:
-        cache.add(key, count, timeout=5)
-        used = count
-    return used <= rate
+    return count_in_second(f"push-rate:{app_id}", second=second, amount=count) <= rate
 
 
 def reserve(message: Message, planned: Sequence[Planned]) -> list[tuple[PushAttempt, Planned]]:

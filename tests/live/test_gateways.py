@@ -15,7 +15,7 @@ import pytest
 
 from apps.protocol import imcloud_pb2 as pb
 from tests.gateway_client import GatewayClient
-from tests.live.stack import Gateways, http, manage, running_gateways, signed_headers, stack_env
+from tests.live.stack import Gateways, manage, running_gateways, signed_call, stack_env
 from tests.markers import requires_services
 
 pytestmark = [pytest.mark.live, requires_services]
@@ -30,10 +30,7 @@ class Cloud:
         self.tokens: dict[str, str] = {}
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
-        headers = signed_headers(self.keys["app_key"], self.keys["app_secret"])
-        response = http(method, self.gateways.bases[0] + path, body, headers)
-        assert response.status < 300, (response.status, response.body)
-        return response.json()
+        return signed_call(self.gateways.bases[0], self.keys, method, path, body)
 
     async def acall(self, method: str, path: str, body: Any = None) -> Any:
         return await asyncio.to_thread(self.call, method, path, body)

@@ -13,7 +13,7 @@ import pytest
 from imcloud_sdk import Client, ClientOptions, ConnectionState, ImError, pb
 
 from tests.live import stack
-from tests.live.stack import Gateways, free_port, http, manage, running_gateways, signed_headers, stack_env
+from tests.live.stack import Gateways, free_port, manage, running_gateways, signed_call, stack_env
 
 # Tight enough that a test of a failure takes seconds, not minutes; the defaults are for phones.
 FAST = {"race_interval": 1.0, "connect_timeout": 8.0, "request_timeout": 30.0}
@@ -30,10 +30,7 @@ class Cloud:
         return self.keys["app_key"]
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
-        headers = signed_headers(self.keys["app_key"], self.keys["app_secret"])
-        response = http(method, self.gateways.bases[0] + path, body, headers)
-        assert response.status < 300, (response.status, response.body)
-        return response.json()
+        return signed_call(self.gateways.bases[0], self.keys, method, path, body)
 
     async def acall(self, method: str, path: str, body: Any = None) -> Any:
         return await asyncio.to_thread(self.call, method, path, body)

@@ -14,7 +14,7 @@ import pytest
 from imcloud_sdk import Client, ClientOptions, pb
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from tests.live.stack import Gateways, http, manage, running_gateways, signed_headers, stack_env
+from tests.live.stack import Gateways, create_users, manage, running_gateways, stack_env
 from tests.markers import CHROMIUM, requires_chromium, requires_services
 
 pytestmark = [pytest.mark.live, requires_services, requires_chromium]
@@ -41,12 +41,7 @@ def live(tmp_path: Path, live_database: str, live_redis: str) -> Iterator[Live]:
     env = stack_env(tmp_path, DATABASE_URL=live_database, REDIS_URL=live_redis)
     with running_gateways(env, 2, tmp_path) as gateways:
         keys = json.loads(manage(env, "create_app", "--owner-email", "dev@example.com", "--name", "Web"))
-        tokens = {}
-        for accid in ("alice", "bob"):
-            headers = signed_headers(keys["app_key"], keys["app_secret"])
-            response = http("POST", gateways.bases[0] + "/api/v1/users", {"accid": accid}, headers)
-            assert response.status == 201, response.body
-            tokens[accid] = response.json()["token"]
+        tokens = create_users(gateways.bases[0], keys, ("alice", "bob"))
         yield Live(gateways, keys["app_key"], tokens)
 
 

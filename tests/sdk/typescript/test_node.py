@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live.stack import Gateways, http, running_gateways, signed_headers, stack_env
+from tests.live.stack import create_users, running_gateways, stack_env
 from tests.markers import requires_services
 from tests.sdk.typescript.node import build_tests, create_app, run_node_tests, users_env
 from tests.weaknet.proxy import FaultProxy
@@ -21,22 +21,12 @@ SCENARIOS = 6  # the tests in test/live/chat.test.ts
 WEAKNET_SCENARIOS = 2  # the tests in test/live/weaknet.test.ts
 
 
-def _tokens(gateways: Gateways, keys: dict[str, str], accids: tuple[str, ...]) -> dict[str, str]:
-    tokens = {}
-    for accid in accids:
-        headers = signed_headers(keys["app_key"], keys["app_secret"])
-        response = http("POST", gateways.bases[0] + "/api/v1/users", {"accid": accid}, headers)
-        assert response.status == 201, response.body
-        tokens[accid] = response.json()["token"]
-    return tokens
-
-
 def test_node_sdk_against_live_gateways(tmp_path: Path, live_database: str, live_redis: str) -> None:
     build_tests()
     env = stack_env(tmp_path, DATABASE_URL=live_database, REDIS_URL=live_redis)
     with running_gateways(env, 2, tmp_path) as gateways:
         keys = create_app(env)
-        tokens = _tokens(gateways, keys, ("alice", "bob", "carol"))
+        tokens = create_users(gateways.bases[0], keys, ("alice", "bob", "carol"))
         run = run_node_tests(["build/test/live/chat.test.js"], users_env(gateways, keys, tokens))
     assert run.returncode == 0, run.output
     assert (run.count("pass"), run.count("fail")) == (SCENARIOS, 0), run.output
@@ -47,7 +37,7 @@ def test_node_sdk_through_a_faulty_network(tmp_path: Path, live_database: str, l
     env = stack_env(tmp_path, DATABASE_URL=live_database, REDIS_URL=live_redis)
     with running_gateways(env, 1, tmp_path) as gateways:
         keys = create_app(env)
-        tokens = _tokens(gateways, keys, ("alice", "bob"))
+        tokens = create_users(gateways.bases[0], keys, ("alice", "bob"))
         upstream = ("127.0.0.1", int(gateways.bases[0].rsplit(":", 1)[1]))
         with (
             FaultProxy.start_in_thread(upstream) as flapping,
