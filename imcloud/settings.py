@@ -295,5 +295,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("IMCLOUD_LOG_LEVEL", "INFO").upper()},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # At INFO httpx logs every request: one line per push notification in the workers.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }

@@ -15,12 +15,14 @@ import logging
 import random
 import threading
 import zoneinfo
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import F, Sum, Value
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
+from django.db.models import F, Field, Sum, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -37,6 +39,10 @@ logger = logging.getLogger(__name__)
 PUSH_BATCH = 500
 SEND_THREADS = 16
 MAX_ATTEMPTS = 5
+# Devices claimed per UPDATE (SQLite builds before 3.32 allow 999 parameters per statement).
+CLAIM_CHUNK = 900
+# Outcomes recorded per transaction while a batch is still sending.
+RECORD_CHUNK = 100
 MOBILE_PROVIDERS = {"apns", "fcm", "huawei", "xiaomi"}
 PREVIEWS = {
     MessageType.IMAGE: "[image]",
@@ -202,8 +208,26 @@ def _within_rate(app_id: int, rate: int, count: int) -> bool:
     return count_in_second(f"push-rate:{app_id}", second=second, amount=count) <= rate
 
 
+def _column(name: str) -> str:
+    field = PushAttempt._meta.get_field(name)
+    if not isinstance(field, Field) or not field.column:
+        raise LookupError(f"PushAttempt.{name} is not a column")
+    return connection.ops.quote_name(field.column)
+
+
+def _chunks(values: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
 def reserve(message: Message, planned: Sequence[Planned]) -> list[tuple[PushAttempt, Planned]]:
-    """Claim (message, device) pairs; pairs claimed before (a retried task) are skipped."""
+    """Claim (message, device) pairs; pairs claimed before (a retried task) are skipped.
+
+    The caller runs this in a transaction. A racing task's INSERT of the same pairs waits on the
+    unique index until that transaction ends, then its UPDATE finds them no longer pending. One
+    INSERT and one UPDATE per chunk of devices, whatever the batch size; RETURNING works on
+    PostgreSQL and on SQLite >= 3.35 (the embedded quick start).
+    """
     PushAttempt.objects.bulk_create(
         [
             PushAttempt(
@@ -213,21 +237,42 @@ def reserve(message: Message, planned: Sequence[Planned]) -> list[tuple[PushAtte
                 provider=p.device.provider,
                 badge=p.notification.badge,
             )
-            for p in planned
+            # In device order: two tasks inserting the same pairs in different orders could deadlock.
+            for p in sorted(planned, key=lambda p: p.device.pk)
         ],
         ignore_conflicts=True,
     )
     by_device = {p.device.pk: p for p in planned}
+    now = timezone.now()
+    sql_now = connection.ops.adapt_datetimefield_value(now)
+    table = connection.ops.quote_name(PushAttempt._meta.db_table)
     claimed = []
-    rows = PushAttempt.objects.filter(
-        message=message, device_id__in=list(by_device), status=AttemptStatus.PENDING
-    )
-    for attempt in rows:
-        # Only the task that moves the row out of PENDING sends it.
-        if PushAttempt.objects.filter(pk=attempt.pk, status=AttemptStatus.PENDING).update(
-            status=AttemptStatus.SENDING, updated_at=timezone.now()
-        ):
-            claimed.append((attempt, by_device[attempt.device_id]))  # type: ignore[index]
+    with connection.cursor() as cursor:
+        for chunk in _chunks(list(by_device), CLAIM_CHUNK):
+            status, device = _column("status"), _column("device")
+            sql = (
+                f"UPDATE {table} SET {status} = %s, {_column('updated_at')} = %s"  # noqa: S608 - names from the model
+                f" WHERE {_column('message')} = %s AND {status} = %s"
+                f" AND {device} IN ({', '.join(['%s'] * len(chunk))})"
+                f" RETURNING {_column('id')}, {device}, {_column('attempts')}"
+            )
+            cursor.execute(
+                sql, [AttemptStatus.SENDING.value, sql_now, message.pk, AttemptStatus.PENDING.value, *chunk]
+            )
+            for attempt_id, device_id, attempts in cursor.fetchall():
+                chosen = by_device[device_id]
+                attempt = PushAttempt(
+                    id=attempt_id,
+                    app_id=message.app_id,
+                    message_id=message.pk,
+                    device_id=device_id,
+                    provider=chosen.device.provider,
+                    status=AttemptStatus.SENDING,
+                    attempts=attempts,
+                    badge=chosen.notification.badge,
+                    updated_at=now,
+                )
+                claimed.append((attempt, chosen))
     return claimed
 
 
@@ -247,7 +292,11 @@ def _pool() -> ThreadPoolExecutor:
 def send_claimed(
     claimed: Sequence[tuple[PushAttempt, Planned]], app_id: int
 ) -> list[tuple[PushAttempt, ProviderResult]]:
-    """Send every claimed attempt (a few at a time) and record each outcome."""
+    """Send every claimed attempt (a few at a time) and record the outcomes as they come back.
+
+    Outcomes are recorded in chunks while the other sends are still in flight, so the database
+    work of a batch overlaps its sending instead of following it.
+    """
     credentials = _credentials(app_id)
 
     def one(item: tuple[PushAttempt, Planned]) -> tuple[PushAttempt, ProviderResult]:
@@ -266,31 +315,97 @@ def send_claimed(
             result = ProviderResult(outcome="retry", status=0, detail=f"{type(exc).__name__}: {exc}"[:255])
         return attempt, result
 
-    outcomes = list(_pool().map(one, claimed))
-    for attempt, result in outcomes:
-        record(attempt, result)
+    if not claimed:
+        return []
+    if len(claimed) == 1:  # a one-to-one message or a retry: no thread hop
+        outcomes = [one(claimed[0])]
+        record(outcomes)
+        return outcomes
+    outcomes = []
+    unrecorded: list[tuple[PushAttempt, ProviderResult]] = []
+    for future in as_completed([_pool().submit(one, item) for item in claimed]):
+        unrecorded.append(future.result())
+        if len(unrecorded) >= RECORD_CHUNK:
+            record(unrecorded)
+            outcomes.extend(unrecorded)
+            unrecorded = []
+    record(unrecorded)
+    outcomes.extend(unrecorded)
     return outcomes
 
 
-def record(attempt: PushAttempt, result: ProviderResult) -> None:
+def _apply(attempt: PushAttempt, result: ProviderResult, now: dt.datetime) -> None:
     attempt.attempts += 1
     attempt.status_code = result.status
     attempt.detail = result.detail[:255]
     attempt.response = result.response[:2000]
+    attempt.updated_at = now
     if result.outcome == "delivered":
         attempt.status = AttemptStatus.DELIVERED
     elif result.outcome == "dead_token":
         attempt.status = AttemptStatus.DEAD_TOKEN
-        if attempt.device_id is not None:
-            Device.objects.filter(pk=attempt.device_id).delete()
-            logger.info(
-                "dead push token removed", extra={"device": attempt.device_id, "provider": attempt.provider}
-            )
     elif result.outcome == "retry" and attempt.attempts < MAX_ATTEMPTS:
         attempt.status = AttemptStatus.RETRY
     else:
         attempt.status = AttemptStatus.FAILED
-    attempt.save(update_fields=["attempts", "status_code", "detail", "response", "status", "updated_at"])
+
+
+_OUTCOME_FIELDS = ("attempts", "status_code", "detail", "response", "status", "updated_at")
+
+
+def _write_outcomes(cursor: CursorWrapper, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Each row: the _OUTCOME_FIELDS values, then the attempt id."""
+    table = connection.ops.quote_name(PushAttempt._meta.db_table)
+    if connection.vendor == "postgresql":
+        # One set-based statement: PostgreSQL plans and runs it once for all the rows.
+        names = ", ".join([*(connection.ops.quote_name(f) for f in _OUTCOME_FIELDS), "id"])
+        assignments = ", ".join(f"{_column(f)} = v.{connection.ops.quote_name(f)}" for f in _OUTCOME_FIELDS)
+        values = ", ".join(["(" + ", ".join(["%s"] * (len(_OUTCOME_FIELDS) + 1)) + ")"] * len(rows))
+        sql = (
+            f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS v ({names})"  # noqa: S608 - names from the model
+            f" WHERE {table}.{_column('id')} = v.id"
+        )
+        cursor.execute(sql, [value for row in rows for value in row])
+        return
+    assignments = ", ".join(f"{_column(f)} = %s" for f in _OUTCOME_FIELDS)
+    sql = f"UPDATE {table} SET {assignments} WHERE {_column('id')} = %s"  # noqa: S608 - names from the model
+    cursor.executemany(sql, rows)
+
+
+def record(outcomes: Sequence[tuple[PushAttempt, ProviderResult]]) -> None:
+    """Store the outcome of each attempt and delete the devices whose token is dead.
+
+    One UPDATE (PostgreSQL; an executemany elsewhere) and at most one DELETE, in one transaction,
+    however many outcomes there are.
+    """
+    if not outcomes:
+        return
+    now = timezone.now()
+    sql_now = connection.ops.adapt_datetimefield_value(now)
+    rows = []
+    dead: list[tuple[int, str]] = []
+    for attempt, result in outcomes:
+        _apply(attempt, result, now)
+        rows.append(
+            (
+                attempt.attempts,
+                attempt.status_code,
+                attempt.detail,
+                attempt.response,
+                attempt.status,
+                sql_now,
+                attempt.pk,
+            )
+        )
+        if attempt.status == AttemptStatus.DEAD_TOKEN and attempt.device_id is not None:
+            dead.append((attempt.device_id, attempt.provider))
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            _write_outcomes(cursor, rows)
+        if dead:
+            Device.objects.filter(pk__in=[device_id for device_id, _ in dead]).delete()
+    for device_id, provider in dead:
+        logger.info("dead push token removed", extra={"device": device_id, "provider": provider})
 
 
 def retry_delay(attempts: int, retry_after: float | None) -> float:

@@ -2,20 +2,26 @@
 
 ``POST {base}/3/device/{token}`` with ``authorization: bearer <ES256 JWT>`` (header kid = key id;
 claims iss = team id, iat). The JWT is cached per key and re-signed after APNS_JWT_REFRESH_AFTER,
-never sooner than APNS_JWT_MIN_INTERVAL after the last signing. One HTTP/2 connection per base URL
-is shared by every send of the process (transport.client_for).
+never sooner than APNS_JWT_MIN_INTERVAL after the last signing. Apple counts that per key, not per
+process, so the JWT is shared by every worker process through Django's cache (Redis), with a
+per-process copy in front of it. Each sending thread keeps its own HTTP/2 connection per base URL
+(transport.client_for).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
+import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import jwt
+from django.core.cache import cache
 
 from apps.core.errors import InvalidField
 from apps.push.providers import config, keys, transport
@@ -29,6 +35,7 @@ from apps.push.providers.base import (
     ProviderResult,
 )
 from apps.push.providers.tokens import CachedToken, TokenCache, cached_or_fetch
+from apps.push.providers.transport import CLOCK, Deadline
 from apps.push.providers.validation import (
     BUNDLE_ID_RE,
     check_bundle_id,
@@ -45,8 +52,37 @@ ENVIRONMENTS = {"production": "production", "sandbox": "sandbox", "development":
 
 # APNs reasons (documented with each status) that mean "this device token is gone".
 DEAD_TOKEN_REASONS = frozenset({"BadDeviceToken", "DeviceTokenNotForTopic", "Unregistered", "ExpiredToken"})
+# Reasons (403, 429) that refuse the provider JWT rather than the notification.
+PROVIDER_TOKEN_REFUSALS = frozenset({"ExpiredProviderToken", "TooManyProviderTokenUpdates"})
 
-_JWTS = TokenCache()
+logger = logging.getLogger(__name__)
+
+SHARED_KEY_PREFIX = "push:apns-jwt"
+
+
+class SharedJwts(TokenCache):
+    """The per-process copies of the shared JWTs; remembers which shared keys it read, for clear_all."""
+
+    def _reset(self) -> None:
+        super()._reset()
+        self._shared_keys: set[str] = set()
+
+    def remember_shared(self, key: str) -> None:
+        with self._lock:
+            self._shared_keys.add(key)
+
+    def clear_shared(self) -> None:
+        with self._lock:
+            keys = list(self._shared_keys)
+            self._shared_keys.clear()
+        if keys:
+            try:
+                cache.delete_many(keys)
+            except Exception:  # a cache outage must not break a test teardown or a rotation
+                logger.warning("could not forget the shared APNs JWTs", exc_info=True)
+
+
+_JWTS = SharedJwts()
 
 
 @dataclass(frozen=True)
@@ -116,18 +152,125 @@ def _sign(credentials: _Credentials) -> CachedToken:
     return CachedToken(token, now, now + config.APNS_JWT_REFRESH_AFTER)
 
 
-def _provider_token_rejected_as_expired(credentials: _Credentials, value: str) -> None:
-    """Drop the JWT APNs called expired so that the next send signs a new one.
+# --- The JWT shared by every process -------------------------------------------------------------
+class _SharedUnavailable(Exception):
+    """Django's cache did not answer: this process signs for itself rather than not sending."""
 
-    A JWT younger than APNS_JWT_MIN_INTERVAL is kept: APNs accepts JWTs for an hour, so "expired"
-    that early means the clocks disagree; signing again at once would not help and would trip
+
+def _shared_key(credentials: _Credentials) -> str:
+    team_id, key_id, fingerprint = credentials.cache_key
+    return f"{SHARED_KEY_PREFIX}:{team_id}:{key_id}:{fingerprint}"
+
+
+def _cache_call(name: str, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return getattr(cache, name)(*args, **kwargs)
+    except Exception as exc:
+        raise _SharedUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _read_shared(key: str) -> CachedToken | None:
+    value = _cache_call("get", key)
+    if not isinstance(value, dict) or not isinstance(value.get("jwt"), str):
+        return None
+    issued_at = float(value.get("iat", 0))
+    return CachedToken(value["jwt"], issued_at, issued_at + config.APNS_JWT_REFRESH_AFTER)
+
+
+def _fresh(token: CachedToken | None, *, rejected: str | None) -> CachedToken | None:
+    """``token`` if it may be used until its refresh time.
+
+    A JWT that APNs called expired is replaced, unless it is younger than APNS_JWT_MIN_INTERVAL:
+    that early, "expired" means the clocks disagree; signing again would not help and would trip
     TooManyProviderTokenUpdates.
+    """
+    if token is None:
+        return None
+    now = CLOCK.now()
+    if token.value == rejected and now - token.issued_at >= config.APNS_JWT_MIN_INTERVAL:
+        return None
+    return token if now < token.refresh_at else None
+
+
+def _shared_token(
+    credentials: _Credentials, *, deadline: Deadline, rejected: str | None = None
+) -> CachedToken | ProviderResult:
+    """The JWT every process uses for this key; signed by one process at a time when it is due."""
+    key = _shared_key(credentials)
+    _JWTS.remember_shared(key)
+    lock_key = f"{key}:lock"
+    while True:
+        current = _read_shared(key)
+        if (fresh := _fresh(current, rejected=rejected)) is not None:
+            return fresh
+        owner = uuid.uuid4().hex
+        if _cache_call("add", lock_key, owner, timeout=config.APNS_JWT_SIGN_LOCK_SECONDS):
+            try:
+                current = _read_shared(key)
+                if (fresh := _fresh(current, rejected=rejected)) is not None:
+                    return fresh
+                token = _sign(credentials)
+                # Redis may drop it after an hour: APNs refuses it by then anyway.
+                _cache_call("set", key, {"jwt": token.value, "iat": token.issued_at}, timeout=3600)
+                return token
+            finally:
+                if _cache_call("get", lock_key) == owner:
+                    _cache_call("delete", lock_key)
+        # Another process is signing. The JWT it replaces is still accepted for a while: use it
+        # for a second and look again, rather than make every send wait.
+        now = CLOCK.now()
+        if (
+            current is not None
+            and current.value != rejected
+            and now - current.issued_at < config.APNS_JWT_USABLE_FOR
+        ):
+            return CachedToken(current.value, current.issued_at, now + 1.0)
+        if deadline.remaining() <= 0:
+            return ProviderResult(RETRY, 0, "Timeout: waiting for another process to sign the provider token")
+        time.sleep(min(config.APNS_JWT_WAIT_STEP, max(deadline.remaining(), 0.0)))
+
+
+def _provider_token(credentials: _Credentials, deadline: Deadline) -> CachedToken | ProviderResult:
+    """This process's copy of the shared JWT, looked up again after APNS_JWT_RECHECK_SECONDS at most
+    (another process may have replaced it after APNs refused it)."""
+    try:
+        token = _shared_token(credentials, deadline=deadline)
+    except _SharedUnavailable:
+        logger.warning("shared APNs JWT unavailable: this process signs its own", exc_info=True)
+        return _sign(credentials)
+    if isinstance(token, ProviderResult):
+        return token
+    return CachedToken(
+        token.value, token.issued_at, min(token.refresh_at, CLOCK.now() + config.APNS_JWT_RECHECK_SECONDS)
+    )
+
+
+def _provider_token_refused(credentials: _Credentials, value: str, reason: str) -> None:
+    """APNs refused the JWT ``value`` (ExpiredProviderToken, TooManyProviderTokenUpdates).
+
+    This process drops its copy, so its next send reads the shared JWT again (another process may
+    have replaced it already). A JWT called expired is replaced for every process, unless it is
+    younger than APNS_JWT_MIN_INTERVAL (see _fresh).
     """
     cached = _JWTS.get(credentials.cache_key)
     if cached is None or cached.value != value:
+        return  # already replaced
+    _JWTS.discard(credentials.cache_key, value)
+    if reason != "ExpiredProviderToken" or CLOCK.now() - cached.issued_at < config.APNS_JWT_MIN_INTERVAL:
         return
-    if transport.CLOCK.now() - cached.issued_at >= config.APNS_JWT_MIN_INTERVAL:
-        _JWTS.discard(credentials.cache_key, value)
+    try:
+        replaced = _shared_token(credentials, deadline=Deadline(), rejected=value)
+    except _SharedUnavailable:
+        return  # the next send signs a per-process one
+    if isinstance(replaced, CachedToken):
+        _JWTS.put(
+            credentials.cache_key,
+            CachedToken(
+                replaced.value,
+                replaced.issued_at,
+                min(replaced.refresh_at, CLOCK.now() + config.APNS_JWT_RECHECK_SECONDS),
+            ),
+        )
 
 
 def map_response(response: httpx.Response) -> tuple[str, str]:
@@ -204,7 +347,9 @@ class ApnsProvider:
         if len(body) > config.APNS_MAX_PAYLOAD_BYTES:
             return ProviderResult(FAILED, 0, f"PayloadTooLarge: {len(body)} bytes")
         deadline = transport.Deadline()
-        bearer = cached_or_fetch(_JWTS, creds.cache_key, lambda: _sign(creds), deadline=deadline)
+        bearer = cached_or_fetch(
+            _JWTS, creds.cache_key, lambda: _provider_token(creds, deadline), deadline=deadline
+        )
         if isinstance(bearer, ProviderResult):
             return bearer
         base = base_url(creds.environment)
@@ -218,8 +363,8 @@ class ApnsProvider:
         if isinstance(response, ProviderResult):
             return response
         outcome, reason = map_response(response)
-        if response.status_code == 403 and reason == "ExpiredProviderToken":
-            _provider_token_rejected_as_expired(creds, bearer)
+        if reason in PROVIDER_TOKEN_REFUSALS:
+            _provider_token_refused(creds, bearer, reason)
         return transport.result(outcome, response, reason)
 
 

@@ -40,6 +40,15 @@ APNS_DEFAULT_SANDBOX_URL = "https://api.sandbox.push.apple.com"
 APNS_JWT_REFRESH_AFTER = 50 * 60
 # ... and never sooner than this after the last signing (Apple answers TooManyProviderTokenUpdates).
 APNS_JWT_MIN_INTERVAL = 20 * 60
+# Every worker process uses the same JWT per key, kept in Django's cache (Redis) with its iat; one
+# process signs at a time under a lock held at most this many seconds ...
+APNS_JWT_SIGN_LOCK_SECONDS = 10
+# ... and while it signs, the others keep using the previous JWT if it is younger than this
+# (Apple accepts a JWT for an hour), or wait for the new one in steps of this many seconds.
+APNS_JWT_USABLE_FOR = 55 * 60
+APNS_JWT_WAIT_STEP = 0.05
+# A process looks the shared JWT up again at least this often (one cache read per process).
+APNS_JWT_RECHECK_SECONDS = 60
 APNS_MAX_PAYLOAD_BYTES = 4096
 APNS_MAX_COLLAPSE_ID_BYTES = 64
 APNS_TOKEN_MIN_HEX = 64

@@ -57,8 +57,12 @@ class TokenCache:
             return self._key_locks.setdefault(key, threading.Lock())
 
     def clear(self) -> None:
+        """Forget this process's tokens."""
         with self._lock:
             self._tokens.clear()
+
+    def clear_shared(self) -> None:
+        """Forget the tokens this cache shares with other processes (none here; see apns.SharedJwts)."""
 
     def __len__(self) -> int:
         with self._lock:
@@ -69,9 +73,10 @@ _ALL_CACHES: weakref.WeakSet[TokenCache] = weakref.WeakSet()
 
 
 def clear_all() -> None:
-    """Forget every cached token in this process (tests; credential rotation)."""
+    """Forget every cached token of this process, and those it shared (tests; credential rotation)."""
     for cache in list(_ALL_CACHES):
         cache.clear()
+        cache.clear_shared()
 
 
 def _reset_after_fork() -> None:
