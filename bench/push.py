@@ -788,7 +788,7 @@ class Bench:
 CATEGORIES: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ("push code and what it calls (any apps/push frame; the send threads included)", ("(apps/push/",), ()),
     ("  plan (fixed number of queries)", ("plan (apps/push/fanout.py",), ()),
-    ("  reserve (bulk INSERT, then one UPDATE ... RETURNING per batch)", ("reserve (apps/push/fanout.py",), ()),
+    ("  reserve (bulk INSERT, one UPDATE ... RETURNING per batch)", ("reserve (apps/push/fanout.py",), ()),
     ("  provider send (apps/push/providers)", (".send (apps/push/providers/",), ()),
     ("    httpx Client.post", ("Client.post (httpx/_client.py",), ()),
     ("    h2 / hpack / hyperframe (HTTP/2 framing)", ("(h2/", "(hpack/", "(hyperframe/"), ()),

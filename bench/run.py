@@ -546,6 +546,8 @@ class Bench:
         result["warmup"] = self.step(
             target, rate=pairs, duration=1.0, label="p2p warmup", measure=False, **common
         )
+        if target.database:
+            analyze(target.database)  # the conversations the warm-up created
         slow_in_a_row = 0
         for rate in self.scale.p2p_rates:
             outcome = self.step(target, rate=rate, duration=self.scale.step_s, label=f"p2p {rate}", **common)
@@ -719,7 +721,7 @@ def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
 def versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in ("Django", "channels", "channels-redis", "daphne", "Twisted", "autobahn", "websockets",
-                 "protobuf", "psycopg", "redis", "asgiref", "uvloop"):  # fmt: skip
+                 "uvicorn", "h11", "protobuf", "psycopg", "redis", "asgiref", "uvloop"):  # fmt: skip
         with contextlib.suppress(metadata.PackageNotFoundError):
             out[name] = metadata.version(name)
     with contextlib.suppress(Exception):
@@ -768,17 +770,28 @@ def machine() -> dict[str, Any]:
     }
 
 
+def porcelain_paths(output: str) -> list[str]:
+    """The paths of ``git status --porcelain`` (v1) output; a rename gives its new path."""
+    paths = []
+    for line in output.splitlines():
+        if len(line) > 3:
+            path = line[3:]
+            paths.append(path.split(" -> ", 1)[-1])
+    return paths
+
+
 def git_state(source: Path) -> dict[str, Any]:
     def git(*args: str) -> str:
         command = ["git", *args]
         done = subprocess.run(  # noqa: S603 - read-only git queries
             command, cwd=ROOT, capture_output=True, text=True, timeout=10, check=False
         )
-        return done.stdout.strip()
+        return done.stdout
 
-    state: dict[str, Any] = {"checkout_commit": git("rev-parse", "HEAD"), "source": str(source)}
+    state: dict[str, Any] = {"checkout_commit": git("rev-parse", "HEAD").strip(), "source": str(source)}
     if source == ROOT:
-        dirty = [line[3:] for line in git("status", "--porcelain").splitlines()]
+        # Porcelain lines are "XY PATH": the status columns may be spaces, so never strip before slicing.
+        dirty = porcelain_paths(git("status", "--porcelain"))
         state["uncommitted_paths_outside_bench"] = [p for p in dirty if not p.startswith("bench/")]
     elif (source / "BENCH_SOURCE").exists():
         state["source_note"] = (source / "BENCH_SOURCE").read_text().strip()
@@ -800,21 +813,40 @@ def bench_database() -> Iterator[str]:
         log(f"dropped database {name}")
 
 
+def analyze(dbname: str) -> None:
+    import psycopg
+
+    with psycopg.connect(ADMIN_URL.rsplit("/", 1)[0] + f"/{dbname}", autocommit=True) as conn:
+        conn.execute("ANALYZE")
+
+
 def flush_redis(url: str) -> None:
     import redis
 
     redis.Redis.from_url(url).flushdb()
 
 
+SERVERS = ("daphne", "uvicorn")
+
+
+def server_command(server: str, port: int) -> list[str]:
+    """The gateway command of docs/operations.md (scripts/run.py --server) for ``server``."""
+    if server == "uvicorn":
+        return [str(stack.BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "--proxy-headers",
+                "--loop", "asyncio", "--http", "h11", "--ws", "websockets-sansio", "--lifespan", "off",
+                "imcloud.asgi:application"]  # fmt: skip
+    return [str(stack.BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "--proxy-headers",
+            "imcloud.asgi:application"]  # fmt: skip
+
+
 @contextlib.contextmanager
-def gateways(env: dict[str, str], count: int, logs: Path, source: Path) -> Iterator[Target]:
+def gateways(env: dict[str, str], count: int, logs: Path, source: Path, server: str) -> Iterator[Target]:
     ports = [stack.free_port() for _ in range(count)]
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for i, port in enumerate(ports):
-            command = [str(stack.BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "--proxy-headers",
-                       "imcloud.asgi:application"]  # fmt: skip
-            procs.append(stack.spawn(command, env=env, log=logs / f"daphne-{i}.log", cwd=source))
+            command = server_command(server, port)
+            procs.append(stack.spawn(command, env=env, log=logs / f"{server}-{i}.log", cwd=source))
         for port in ports:
             stack.wait_http(f"http://127.0.0.1:{port}/healthz", procs)
         yield Target(
@@ -869,7 +901,10 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="small smoke run (about two minutes)")
-    parser.add_argument("--gateways", type=int, default=2, help="daphne (and relay) processes, default 2")
+    parser.add_argument("--gateways", type=int, default=2, help="gateway (and relay) processes, default 2")
+    parser.add_argument(
+        "--server", choices=SERVERS, default="daphne", help="the gateways' ASGI server (default daphne)"
+    )
     parser.add_argument("--loadgen", type=int, help="load-generator processes (default 4, quick 2)")
     parser.add_argument("--out", type=Path, help="JSON output (default bench/results/<timestamp>.json)")
     parser.add_argument(
@@ -928,7 +963,8 @@ def main() -> int:
     if not (source / "manage.py").exists():
         parser.error(f"--source {source} has no manage.py")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    out_path: Path = args.out or ROOT / "bench" / "results" / f"{stamp}{'-quick' if args.quick else ''}.json"
+    suffix = f"-{args.server}" + ("-quick" if args.quick else "")
+    out_path: Path = args.out or ROOT / "bench" / "results" / f"{stamp}{suffix}.json"
     out_path.parent.mkdir(parents=True, exist_ok=True)
 
     def on_term(signum: int, frame: object) -> None:
@@ -946,6 +982,7 @@ def main() -> int:
     results["parameters"] = {
         **asdict(scale),
         "gateways": args.gateways,
+        "server": args.server,
         "scenarios": scenarios,
         "users": users_needed,
         "db_conn_max_age": args.db_conn_max_age or "project default",
@@ -988,6 +1025,10 @@ def main() -> int:
                 provision = [sys.executable, str(ROOT / "bench" / "provision.py"), "--app-key",
                              keys["app_key"], "--users", str(users_needed), "--teams", sizes]  # fmt: skip
                 provisioned = json.loads(stack.run(provision, env=env, timeout=600, cwd=source))
+                # A production database has planner statistics (autovacuum keeps them); a freshly
+                # loaded one has none until autovacuum's next round, and the planner's guesses
+                # for empty tables pick poor plans for the send path's joins.
+                analyze(dbname)
                 results["setup"] = {**provisioned, "seconds": round(time.monotonic() - t0, 1)}
                 log(f"setup: {results['setup']}")
                 teams: dict[str, str] = provisioned["teams"]
@@ -1006,7 +1047,7 @@ def main() -> int:
                     bench.profile_dir = out_path.with_suffix("") / "profiles"
                     bench.profile_dir.mkdir(parents=True, exist_ok=True)
                 if not args.no_ours:
-                    with gateways(env, args.gateways, tmp, source) as target:
+                    with gateways(env, args.gateways, tmp, source, args.server) as target:
                         results["ours"] = run_side(bench, target, scenarios, teams)
                     flush_redis(redis_url)
                 if not args.no_baseline:

@@ -1,4 +1,5 @@
-"""Start the whole stack in the foreground: daphne (HTTP + WebSocket) and a Celery worker.
+"""Start the whole stack in the foreground: the ASGI server (HTTP + WebSocket: daphne, or uvicorn
+with --server uvicorn) and a Celery worker.
 
 Used by ``make run``. Ctrl-C (or SIGTERM) stops every process it started; if one of them dies,
 the others are stopped too and the exit status is non-zero.
@@ -19,16 +20,42 @@ DATA_DIR = Path(os.environ.get("IMCLOUD_DATA_DIR") or ROOT / ".data")
 STOP_GRACE_SECONDS = 10
 
 
-def _commands(host: str, port: int, worker_concurrency: int) -> dict[str, list[str]]:
+SERVERS = ("daphne", "uvicorn")
+
+
+def server_command(server: str, host: str, port: int) -> list[str]:
+    """The ASGI server for HTTP and the gateway: uvicorn (asyncio, its sans-I/O WebSocket on the
+    `websockets` package) or daphne (Twisted, autobahn). Both serve the same application."""
+    bin_dir = Path(sys.executable).parent
+    if server == "uvicorn":
+        return [
+            str(bin_dir / "uvicorn"),
+            "--host", host,
+            "--port", str(port),
+            "--proxy-headers",
+            # Pinned rather than "auto", so that what runs does not depend on optional extras.
+            "--loop", "asyncio",
+            "--http", "h11",
+            "--ws", "websockets-sansio",
+            # Channels' router has no lifespan protocol.
+            "--lifespan", "off",
+            "imcloud.asgi:application",
+        ]  # fmt: skip
+    if server != "daphne":
+        raise ValueError(f"server must be one of {SERVERS}")
+    return [
+        str(bin_dir / "daphne"),
+        "-b", host,
+        "-p", str(port),
+        "--proxy-headers",
+        "imcloud.asgi:application",
+    ]  # fmt: skip
+
+
+def _commands(host: str, port: int, worker_concurrency: int, server: str) -> dict[str, list[str]]:
     bin_dir = Path(sys.executable).parent
     return {
-        "daphne": [
-            str(bin_dir / "daphne"),
-            "-b", host,
-            "-p", str(port),
-            "--proxy-headers",
-            "imcloud.asgi:application",
-        ],
+        server: server_command(server, host, port),
         "worker": [
             str(bin_dir / "celery"),
             "-A", "imcloud",
@@ -65,6 +92,13 @@ def main() -> int:
     parser.add_argument("--host", default=os.environ.get("IMCLOUD_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("IMCLOUD_PORT", "8000")))
     parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument(
+        "--server",
+        choices=SERVERS,
+        # daphne, the product's server; uvicorn measured faster in bench/run.py (docs/operations.md).
+        default=os.environ.get("IMCLOUD_ASGI_SERVER", "daphne"),
+        help="the ASGI server (default daphne, or $IMCLOUD_ASGI_SERVER)",
+    )
     args = parser.parse_args()
 
     stopping = False
@@ -77,7 +111,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     procs: dict[str, subprocess.Popen[bytes]] = {}
-    for name, command in _commands(args.host, args.port, args.worker_concurrency).items():
+    for name, command in _commands(args.host, args.port, args.worker_concurrency, args.server).items():
         # Own process groups: a terminal's Ctrl-C reaches us only, and we stop children in order.
         procs[name] = subprocess.Popen(command, cwd=ROOT, start_new_session=True)
     print(

@@ -1,5 +1,7 @@
 """Group commit for a gateway process: sends that arrive while a batch is being stored are stored
-together in the next one, and their deliveries are routed from the event loop in commit order."""
+together in the next one. Each sender is answered as soon as its batch has committed; the batch's
+deliveries are then planned and routed from the event loop, in commit order, so that the
+routing of a large team's message never delays an ack."""
 
 from __future__ import annotations
 
@@ -8,7 +10,15 @@ import logging
 
 from channels.db import database_sync_to_async
 
-from apps.gateway.publish import Group, enqueue_offline_push, plan_messages, route_async
+from apps.gateway.publish import (
+    Group,
+    enqueue_offline_push,
+    plan_messages,
+    plan_needs_database,
+    route_async,
+    team_ids_of,
+)
+from apps.gateway.rosters import RosterCache
 from apps.messaging.sending import Outcome, SendRequest, SendResult, message_send_many
 
 logger = logging.getLogger(__name__)
@@ -21,7 +31,9 @@ class SendBatcher:
         self.loop = loop
         self.pending: list[tuple[SendRequest, asyncio.Future[Outcome]]] = []
         self.writing = False
-        self.deliveries: asyncio.Queue[list[Group]] = asyncio.Queue()
+        # Committed messages waiting to be routed, in commit order.
+        self.committed: asyncio.Queue[list[SendResult]] = asyncio.Queue()
+        self.rosters = RosterCache()
         self._router = loop.create_task(self._route())
 
     async def submit(self, request: SendRequest) -> Outcome:
@@ -36,9 +48,11 @@ class SendBatcher:
         try:
             while self.pending:
                 batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+                # Filled on the database thread by the after-commit hook: only what committed.
+                created: list[SendResult] = []
                 try:
                     outcomes = await database_sync_to_async(message_send_many)(
-                        requests=[request for request, _ in batch], after_commit=self._after_commit
+                        requests=[request for request, _ in batch], after_commit=created.extend
                     )
                 except Exception as exc:
                     logger.exception("send batch failed", extra={"size": len(batch)})
@@ -46,24 +60,34 @@ class SendBatcher:
                         if not future.done():
                             future.set_exception(exc)
                     continue
+                # Acks first (the commit is what they prove), deliveries after.
                 for (_, future), outcome in zip(batch, outcomes, strict=True):
                     if not future.done():
                         future.set_result(outcome)
+                if created:
+                    self.committed.put_nowait(created)
         finally:
             self.writing = False
 
-    def _after_commit(self, created: list[SendResult]) -> None:
-        # On the database thread, right after commit: plan there (team rosters need a query),
-        # route from the event loop.
-        if created:
-            groups = plan_messages(created)
-            self.loop.call_soon_threadsafe(self.deliveries.put_nowait, groups)
-            enqueue_offline_push(created)
-
     async def _route(self) -> None:
         while True:
-            groups = await self.deliveries.get()
+            created = await self.committed.get()
+            # Whatever else committed meanwhile goes along: one presence lookup, one layer
+            # message per process, for all of it.
+            while not self.committed.empty():
+                created.extend(self.committed.get_nowait())
             try:
-                await route_async(groups)
+                await route_async(await self._plan(created))
             except Exception:
-                logger.exception("routing a batch failed", extra={"groups": len(groups)})
+                logger.exception("routing a batch failed", extra={"messages": len(created)})
+            try:
+                await database_sync_to_async(enqueue_offline_push)(created)
+            except Exception:
+                logger.exception("offline push enqueue failed", extra={"messages": len(created)})
+
+    async def _plan(self, created: list[SendResult]) -> list[Group]:
+        rosters = await self.rosters.get_many(team_ids_of(created))
+        if plan_needs_database(created):
+            groups: list[Group] = await database_sync_to_async(plan_messages)(created, rosters)
+            return groups
+        return plan_messages(created, rosters)

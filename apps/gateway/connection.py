@@ -169,13 +169,17 @@ class Connection:
         if size > self.max_frame:
             await self.error(0, "frame_too_large", f"Frames are at most {self.max_frame} bytes.")
             return
-        if not self.bucket.take():
-            await self.error(0, "rate_limited", "Too many frames; slow down.")
-            return
         try:
             frame = codec.decode(text=text, data=data, encoding=self.encoding)
         except codec.FrameDecodeError as exc:
+            if not self.bucket.take():
+                await self.error(0, "rate_limited", "Too many frames; slow down.")
+                return
             await self.error(0, exc.code, exc.message)
+            return
+        if not self.bucket.take():
+            # Echo the request id, so the client knows which request to send again later.
+            await self.error(frame.request_id, "rate_limited", "Too many frames; slow down.")
             return
         kind = frame.WhichOneof("body")
         if kind is None:

@@ -16,7 +16,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from apps.gateway.frames import ctype, message_proto, push_frame
-from apps.gateway.presence import SessionEntry, presence_store
+from apps.gateway.presence import presence_store
 from apps.gateway.registry import local_process
 from apps.protocol import imcloud_pb2 as pb
 
@@ -31,16 +31,14 @@ logger = logging.getLogger(__name__)
 Group = tuple[list[int], bytes, str]
 
 
-def _batches(groups: list[Group], sessions: dict[int, list[SessionEntry]]) -> dict[str, dict[str, Any]]:
+def _batches(groups: list[Group], where: dict[str, set[int]]) -> dict[str, dict[str, Any]]:
     """One layer message per destination process, listing its users per frame."""
     batches: dict[str, list[list[Any]]] = defaultdict(list)
     for user_ids, frame, exclude in groups:
-        per_process: dict[str, list[int]] = defaultdict(list)
-        for user_id in user_ids:
-            for process in {entry.process for entry in sessions.get(user_id, ())}:
-                per_process[process].append(user_id)
-        for process, local_users in per_process.items():
-            batches[process].append([local_users, frame, exclude])
+        for process, present in where.items():
+            local_users = [user_id for user_id in user_ids if user_id in present]
+            if local_users:
+                batches[process].append([local_users, frame, exclude])
     return {process: {"type": "gw.deliver", "groups": items} for process, items in batches.items()}
 
 
@@ -52,7 +50,7 @@ def route(groups: list[Group]) -> int:
     """From a worker thread: send each group's frame to its users' live sessions."""
     if not groups:
         return 0
-    messages = _batches(groups, presence_store().lookup(_everyone(groups)))
+    messages = _batches(groups, presence_store().processes(_everyone(groups)))
     _dispatch(messages)
     return len(messages)
 
@@ -61,8 +59,7 @@ async def route_async(groups: list[Group]) -> int:
     """From the event loop: the same as ``route`` without leaving it."""
     if not groups:
         return 0
-    sessions = await presence_store().alookup(_everyone(groups))
-    messages = _batches(groups, sessions)
+    messages = _batches(groups, await presence_store().aprocesses(_everyone(groups)))
     layer = get_channel_layer()
     assert layer is not None
     for channel, message in messages.items():
@@ -118,21 +115,32 @@ async def _send_all(messages: dict[str, dict[str, Any]]) -> None:
 # --- What each domain event means on the wire -------------------------------------------------
 
 
-def plan_messages(results: Sequence[SendResult]) -> list[Group]:
-    """Who gets which frame for a batch of stored messages (one query for all team rosters)."""
-    from apps.imusers.models import ImUser
-    from apps.messaging.models import ConversationKind, ConversationMember
+def team_ids_of(results: Sequence[SendResult]) -> set[int]:
+    from apps.messaging.models import ConversationKind
 
-    team_ids = {
-        r.place.conversation.pk for r in results if r.place.conversation.kind == ConversationKind.TEAM
-    }
-    rosters: dict[int, list[int]] = defaultdict(list)
-    if team_ids:
-        rows = ConversationMember.objects.filter(conversation_id__in=team_ids).values_list(
-            "conversation_id", "user_id"
-        )
-        for conversation_id, user_id in rows:
-            rosters[conversation_id].append(user_id)
+    return {r.place.conversation.pk for r in results if r.place.conversation.kind == ConversationKind.TEAM}
+
+
+def plan_needs_database(results: Sequence[SendResult]) -> bool:
+    """Whether planning must look a user up: a one-to-one message seen from the recipient's side
+    (an app server recalling as the recipient); a gateway's own sends never are."""
+    from apps.messaging.models import ConversationKind
+
+    return any(
+        r.place.conversation.kind != ConversationKind.TEAM and r.place.member.user_id != r.message.sender_id
+        for r in results
+    )
+
+
+def plan_messages(results: Sequence[SendResult], rosters: dict[int, list[int]] | None = None) -> list[Group]:
+    """Who gets which frame for a batch of stored messages. Team rosters come from ``rosters``
+    (a gateway's cache) or from one query for all of them."""
+    from apps.gateway.rosters import rosters_load
+    from apps.imusers.models import ImUser
+    from apps.messaging.models import ConversationKind
+
+    if rosters is None:
+        rosters = rosters_load(team_ids_of(results))
     groups: list[Group] = []
     for result in results:
         message, place = result.message, result.place
@@ -235,6 +243,8 @@ def team_changed(*, app_id: int, team_id: int, change: str, operator: str, accid
     from apps.imusers.models import ImUser
     from apps.messaging.models import ConversationMember
 
+    # First: gateways' cached rosters must not outlive a membership change by more than this hook.
+    presence_store().roster_changed(team_id)
     members = ConversationMember.objects.filter(conversation_id=team_id).values_list("user_id", flat=True)
     named = ImUser.objects.filter(app_id=app_id, accid__in=[*accids, operator]).values_list("pk", flat=True)
     notice = pb.TeamNotice(

@@ -7,11 +7,16 @@ keeps its own outcome. Order within a conversation follows the order of the batc
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import Any, TypeVar
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import Field, Model
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 
 from apps.core.errors import DomainError, InvalidField
 from apps.imusers.models import ImUser
@@ -46,6 +51,7 @@ class SendResult:
 
 Outcome = SendResult | DomainError
 AfterCommit = Callable[[list[SendResult]], None]
+M = TypeVar("M", bound=Model)
 
 
 def check_client_msg_id(client_msg_id: str) -> None:
@@ -115,19 +121,14 @@ def message_send_one(request: SendRequest, after_commit: AfterCommit) -> Outcome
 def _store(
     requests: Sequence[SendRequest], bodies: dict[int, dict[str, Any]], outcomes: list[Outcome | None]
 ) -> list[SendResult]:
+    sql = _sql()
     pending = sorted(bodies)
-    originals = _originals(requests, pending)
-    places = _places(requests, [i for i in pending if _key(requests[i]) not in originals], outcomes)
+    originals = sql.originals(requests, pending)
+    places = _places(sql, requests, [i for i in pending if _key(requests[i]) not in originals], outcomes)
     stamp = now_ms()
     # Lock the conversations in id order (two batches never wait on each other in a cycle) and
     # read their positions under the lock.
-    conversation_ids = sorted({place.conversation.pk for place in places.values()})
-    positions = dict(
-        Conversation.objects.select_for_update()
-        .filter(pk__in=conversation_ids)
-        .order_by("pk")
-        .values_list("pk", "last_seq")
-    )
+    positions = sql.lock({place.conversation.pk: place.conversation.app_id for place in places.values()})
     fresh: list[tuple[int, Message, Place]] = []
     taken: dict[tuple[int, int, str], int] = {}
     for index in pending:
@@ -151,44 +152,23 @@ def _store(
             continue
         place = places[index]
         seq = positions[place.conversation.pk] = positions[place.conversation.pk] + 1
-        message = Message(
-            app=request.app,
-            conversation=place.conversation,
-            seq=seq,
-            sender=request.sender,
-            client_msg_id=request.client_msg_id,
-            type=request.content.type,
-            body=bodies[index],
-            created_ms=stamp,
-        )
+        message = _new_message(request, place, seq, bodies[index], stamp)
         fresh.append((index, message, place))
         taken[key] = index
         outcomes[index] = SendResult(message, place, duplicate=False, origin_session=request.origin_session)
     if not fresh:
         return []
-    Message.objects.bulk_create([message for _, message, _ in fresh])
     conversations = {place.conversation.pk: place.conversation for _, _, place in fresh}
     for conversation in conversations.values():
         conversation.last_seq, conversation.updated_ms = positions[conversation.pk], stamp
-    # Plain parameterised UPDATEs sent as one executemany (psycopg pipelines them): Django's
-    # bulk_update builds a CASE expression per row in Python, which the benchmark showed to cost
-    # a third of a gateway's CPU.
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            "UPDATE messaging_conversation SET last_seq = %s, updated_ms = %s WHERE id = %s",
-            [(c.last_seq, stamp, c.pk) for c in conversations.values()],
-        )
     # Sending is reading: the sender's own messages never count as unread for them.
     readers: dict[int, ConversationMember] = {}
     for _, message, place in fresh:
         place.member.read_seq, place.member.updated_ms = max(place.member.read_seq, message.seq), stamp
         readers[place.member.pk] = place.member
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            "UPDATE messaging_conversationmember SET read_seq = %s, updated_ms = %s "
-            "WHERE id = %s AND read_seq < %s",
-            [(m.read_seq, stamp, m.pk, m.read_seq) for m in readers.values()],
-        )
+    sql.write(
+        [message for _, message, _ in fresh], list(conversations.values()), list(readers.values()), stamp
+    )
     return [result for index, _, _ in fresh if isinstance(result := outcomes[index], SendResult)]
 
 
@@ -196,20 +176,8 @@ def _key(request: SendRequest) -> tuple[int, int, str]:
     return (request.app.pk, request.sender.pk, request.client_msg_id)
 
 
-def _originals(requests: Sequence[SendRequest], pending: list[int]) -> dict[tuple[int, int, str], Message]:
-    """Messages already stored under the batch's client_msg_ids (retries)."""
-    if not pending:
-        return {}
-    found = Message.objects.select_related("conversation", "sender").filter(
-        app_id__in={requests[i].app.pk for i in pending},
-        sender_id__in={requests[i].sender.pk for i in pending},
-        client_msg_id__in={requests[i].client_msg_id for i in pending},
-    )
-    return {(m.app_id, m.sender_id, m.client_msg_id): m for m in found}
-
-
 def _places(
-    requests: Sequence[SendRequest], pending: list[int], outcomes: list[Outcome | None]
+    sql: _Statements, requests: Sequence[SendRequest], pending: list[int], outcomes: list[Outcome | None]
 ) -> dict[int, Place]:
     """Each send's place, found with one query per conversation type; refusals go to ``outcomes``."""
     places: dict[int, Place] = {}
@@ -218,8 +186,8 @@ def _places(
     for i in pending:
         if requests[i].conversation_type not in ConversationKind.values:
             outcomes[i] = InvalidField("conversation_type must be P2P or TEAM", field="conversation_type")
-    _p2p_places(requests, p2p, places, outcomes)
-    _team_places(requests, team, places, outcomes)
+    sql.p2p_places(requests, p2p, places, outcomes)
+    sql.team_places(requests, team, places, outcomes)
     for index, place in list(places.items()):
         try:
             check_may_post(place)
@@ -229,83 +197,456 @@ def _places(
     return places
 
 
-def _p2p_places(
-    requests: Sequence[SendRequest],
-    pending: list[int],
-    places: dict[int, Place],
-    outcomes: list[Outcome | None],
-) -> None:
-    if not pending:
-        return
-    peers = {
-        (u.app_id, u.accid): u
-        for u in ImUser.objects.filter(
-            app_id__in={requests[i].app.pk for i in pending}, accid__in={requests[i].target for i in pending}
+class _Statements:
+    """The statements of a batch, through the ORM: any database Django supports (SQLite for the
+    embedded quick start). ``_PostgresStatements`` does the same in a fixed number of set-based
+    statements. Every statement is scoped by the sending app."""
+
+    def originals(
+        self, requests: Sequence[SendRequest], pending: list[int]
+    ) -> dict[tuple[int, int, str], Message]:
+        """Messages already stored under the batch's client_msg_ids (retries)."""
+        if not pending:
+            return {}
+        found = Message.objects.select_related("conversation", "sender").filter(
+            app_id__in={requests[i].app.pk for i in pending},
+            sender_id__in={requests[i].sender.pk for i in pending},
+            client_msg_id__in={requests[i].client_msg_id for i in pending},
         )
-    }
-    wanted: dict[int, tuple[int, int, int]] = {}
-    for i in pending:
-        request = requests[i]
-        peer = peers.get((request.app.pk, request.target))
-        if peer is None:
-            outcomes[i] = errors.no_such_user(request.target)
-            continue
-        low, high = sorted((request.sender.pk, peer.pk))
-        wanted[i] = (request.sender.pk, low, high)
-    members = {
-        (m.user_id, m.conversation.user_low_id, m.conversation.user_high_id): m
-        for m in ConversationMember.objects.select_related("conversation").filter(
-            user_id__in={w[0] for w in wanted.values()},
-            conversation__kind=ConversationKind.P2P,
-            conversation__user_low_id__in={w[1] for w in wanted.values()},
-            conversation__user_high_id__in={w[2] for w in wanted.values()},
-        )
-    }
-    for i, key in wanted.items():
-        request = requests[i]
-        peer = peers[(request.app.pk, request.target)]
-        member = members.get(key)
-        if member is None:  # the pair's first message: the conversation starts now
-            conversation = p2p_get_or_create(app=request.app, user=request.sender, peer=peer)
-            member = members[key] = ConversationMember.objects.select_related("conversation").get(
-                conversation=conversation, user=request.sender
+        return {(m.app_id, m.sender_id, m.client_msg_id): m for m in found}
+
+    def p2p_places(
+        self,
+        requests: Sequence[SendRequest],
+        pending: list[int],
+        places: dict[int, Place],
+        outcomes: list[Outcome | None],
+    ) -> None:
+        if not pending:
+            return
+        peers = {
+            (u.app_id, u.accid): u
+            for u in ImUser.objects.filter(
+                app_id__in={requests[i].app.pk for i in pending},
+                accid__in={requests[i].target for i in pending},
             )
-        places[i] = Place(conversation=member.conversation, member=member, peer=peer)
+        }
+        wanted: dict[int, tuple[int, int, int]] = {}
+        for i in pending:
+            request = requests[i]
+            peer = peers.get((request.app.pk, request.target))
+            if peer is None:
+                outcomes[i] = errors.no_such_user(request.target)
+                continue
+            low, high = sorted((request.sender.pk, peer.pk))
+            wanted[i] = (request.sender.pk, low, high)
+        members = {
+            (m.user_id, m.conversation.user_low_id, m.conversation.user_high_id): m
+            for m in ConversationMember.objects.select_related("conversation").filter(
+                app_id__in={requests[i].app.pk for i in wanted},
+                user_id__in={w[0] for w in wanted.values()},
+                conversation__kind=ConversationKind.P2P,
+                conversation__user_low_id__in={w[1] for w in wanted.values()},
+                conversation__user_high_id__in={w[2] for w in wanted.values()},
+            )
+        }
+        for i, key in wanted.items():
+            request = requests[i]
+            peer = peers[(request.app.pk, request.target)]
+            places[i] = _p2p_place(request, peer, members.get(key))
+            members[key] = places[i].member
+
+    def team_places(
+        self,
+        requests: Sequence[SendRequest],
+        pending: list[int],
+        places: dict[int, Place],
+        outcomes: list[Outcome | None],
+    ) -> None:
+        wanted = _team_ids(requests, pending, outcomes)
+        if not wanted:
+            return
+        members = {
+            (m.user_id, m.conversation_id): m
+            for m in ConversationMember.objects.select_related("conversation").filter(
+                user_id__in={requests[i].sender.pk for i in wanted},
+                conversation_id__in=set(wanted.values()),
+                conversation__kind=ConversationKind.TEAM,
+                conversation__closed=False,
+            )
+        }
+        missing = {
+            team_id for i, team_id in wanted.items() if (requests[i].sender.pk, team_id) not in members
+        }
+        open_teams: dict[int, int] = dict(
+            Conversation.objects.filter(pk__in=missing, kind=ConversationKind.TEAM, closed=False).values_list(
+                "pk", "app_id"
+            )
+        )
+        for i, team_id in wanted.items():
+            request = requests[i]
+            member = members.get((request.sender.pk, team_id))
+            if member is not None and member.conversation.app_id == request.app.pk:
+                places[i] = Place(conversation=member.conversation, member=member, peer=None)
+            elif open_teams.get(team_id) == request.app.pk:
+                outcomes[i] = errors.not_team_member()
+            else:
+                outcomes[i] = errors.no_such_team(request.target)
+
+    def lock(self, conversations: dict[int, int]) -> dict[int, int]:
+        """Lock the conversations (id -> app id) in id order; their ``last_seq`` under the lock."""
+        positions: dict[int, int] = {}
+        for app_id in sorted(set(conversations.values())):
+            ids = sorted(pk for pk, owner in conversations.items() if owner == app_id)
+            positions.update(
+                Conversation.objects.select_for_update()
+                .filter(pk__in=ids, app_id=app_id)
+                .order_by("pk")
+                .values_list("pk", "last_seq")
+            )
+        return positions
+
+    def write(
+        self,
+        messages: list[Message],
+        conversations: list[Conversation],
+        readers: list[ConversationMember],
+        stamp: int,
+    ) -> None:
+        """Insert the messages (their ``pk`` set), move the conversations' ``last_seq`` and the
+        senders' ``read_seq`` (never backwards)."""
+        Message.objects.bulk_create(messages)
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "UPDATE messaging_conversation SET last_seq = %s, updated_ms = %s "
+                "WHERE id = %s AND app_id = %s",
+                [(c.last_seq, stamp, c.pk, c.app_id) for c in conversations],
+            )
+            cursor.executemany(
+                "UPDATE messaging_conversationmember SET read_seq = %s, updated_ms = %s "
+                "WHERE id = %s AND app_id = %s AND read_seq < %s",
+                [(m.read_seq, stamp, m.pk, m.app_id, m.read_seq) for m in readers],
+            )
 
 
-def _team_places(
-    requests: Sequence[SendRequest],
-    pending: list[int],
-    places: dict[int, Place],
-    outcomes: list[Outcome | None],
-) -> None:
+@cache
+def _read_fields(model: type[Model]) -> tuple[Field[Any, Any], ...]:
+    """The columns the send path reads: all but the timestamps, which it never uses and whose
+    time-zone-aware parsing was the largest cost per row left. They stay deferred (Django loads
+    a deferred field on first access)."""
+    return tuple(
+        f for f in model._meta.concrete_fields if not isinstance(f, models.DateField | models.DateTimeField)
+    )
+
+
+def _columns(model: type[Model], alias: str) -> str:
+    return ", ".join(f'{alias}."{f.column}"' for f in _read_fields(model))
+
+
+@cache
+def _p2p_sql() -> str:
+    """Each send's peer (by accid, in the sender's app), and the pair's conversation and the
+    sender's membership where they exist; ``ord`` is the send's index in the batch. The app scopes
+    the peer and the conversation; the membership is reached through that conversation (a
+    member's app is its conversation's), which leaves the planner its (conversation, user) index."""
+    return (
+        f"SELECT k.ord, {_columns(ImUser, 'p')}, {_columns(Conversation, 'c')}, "  # noqa: S608 - model columns
+        f"{_columns(ConversationMember, 'm')} "
+        "FROM unnest(%s::int[], %s::bigint[], %s::bigint[], %s::text[]) "
+        "AS k(ord, app_id, sender_id, accid) "
+        "JOIN imusers_imuser p ON p.app_id = k.app_id AND p.accid = k.accid "
+        "LEFT JOIN messaging_conversation c ON c.app_id = k.app_id AND c.kind = %s "
+        "AND c.user_low_id = LEAST(k.sender_id, p.id) "
+        "AND c.user_high_id = GREATEST(k.sender_id, p.id) "
+        "LEFT JOIN messaging_conversationmember m ON m.conversation_id = c.id "
+        "AND m.user_id = k.sender_id"
+    )
+
+
+@cache
+def _team_sql() -> str:
+    """Each send's open team in the sender's app, and the sender's membership if any."""
+    return (
+        f"SELECT k.ord, {_columns(Conversation, 'c')}, {_columns(ConversationMember, 'm')} "  # noqa: S608
+        "FROM unnest(%s::int[], %s::bigint[], %s::bigint[], %s::bigint[]) "
+        "AS k(ord, app_id, sender_id, team_id) "
+        "JOIN messaging_conversation c ON c.id = k.team_id AND c.app_id = k.app_id "
+        "AND c.kind = %s AND NOT c.closed "
+        "LEFT JOIN messaging_conversationmember m ON m.conversation_id = c.id "
+        "AND m.user_id = k.sender_id"
+    )
+
+
+@cache
+def _attnames(model: type[Model]) -> tuple[str, ...]:
+    return tuple(f.attname for f in model._meta.concrete_fields)
+
+
+@cache
+def _read_attnames(model: type[Model]) -> tuple[str, ...]:
+    return tuple(f.attname for f in _read_fields(model))
+
+
+def _instance(model: type[M], attnames: tuple[str, ...], values: Sequence[Any], db: str | None) -> M:
+    """What ``model.from_db`` makes of a row (``db``: the alias it came from; None for a new
+    object), without ``Model.__init__``: its per-field work was most of a batch's CPU once the
+    statements were raw. Fields not in ``attnames`` are deferred. Models with init signal
+    receivers (none of these today) take Django's own path."""
+    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        if db is not None:
+            return model.from_db(db, attnames, values)
+        return model(**dict(zip(attnames, values, strict=True)))
+    instance = model.__new__(model)
+    instance.__dict__.update(zip(attnames, values, strict=True))
+    state = instance._state = ModelState()
+    if db is not None:
+        state.adding, state.db = False, db
+    return instance
+
+
+def _new_message(request: SendRequest, place: Place, seq: int, body: dict[str, Any], stamp: int) -> Message:
+    conversation = place.conversation
+    values = {
+        "id": None,
+        "app_id": request.app.pk,
+        "conversation_id": conversation.pk,
+        "seq": seq,
+        "sender_id": request.sender.pk,
+        "client_msg_id": request.client_msg_id,
+        "type": request.content.type,
+        "body": body,
+        "created_ms": stamp,
+        "recalled": False,
+        "recalled_seq": None,
+    }
+    attnames = _attnames(Message)
+    message = _instance(Message, attnames, [values[name] for name in attnames], None)
+    # The related objects are known: readers of the message must not query for them.
+    message._state.fields_cache.update(app=request.app, conversation=conversation, sender=request.sender)
+    return message
+
+
+def _rows(model: type[M], row: Sequence[Any], start: int, db: str) -> tuple[M | None, int]:
+    """The model instance whose ``_columns`` start at ``row[start]`` (None for an outer join's
+    missing side), and where the next one starts."""
+    attnames = _read_attnames(model)
+    end = start + len(attnames)
+    values = row[start:end]
+    if values[0] is None:
+        return None, end
+    return _instance(model, attnames, values, db), end
+
+
+class _PostgresStatements(_Statements):
+    """The same statements as one set-based SQL statement each, arrays passed as parameters: the
+    ORM's compile cost per statement, not PostgreSQL, was the limit of a gateway's send rate. The
+    (rare) first message of a pair and the retries of stored messages still go through the ORM."""
+
+    def originals(
+        self, requests: Sequence[SendRequest], pending: list[int]
+    ) -> dict[tuple[int, int, str], Message]:
+        if not pending:
+            return {}
+        keys = {_key(requests[i]) for i in pending}
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT m.id FROM messaging_message m "
+                "JOIN unnest(%s::bigint[], %s::bigint[], %s::text[]) AS k(app_id, sender_id, client_msg_id) "
+                "ON m.app_id = k.app_id AND m.sender_id = k.sender_id AND m.client_msg_id = k.client_msg_id",
+                [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+        if not ids:
+            return {}
+        found = Message.objects.select_related("conversation", "sender").filter(pk__in=ids)
+        return {(m.app_id, m.sender_id, m.client_msg_id): m for m in found}
+
+    def p2p_places(
+        self,
+        requests: Sequence[SendRequest],
+        pending: list[int],
+        places: dict[int, Place],
+        outcomes: list[Outcome | None],
+    ) -> None:
+        if not pending:
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _p2p_sql(),
+                [
+                    pending,
+                    [requests[i].app.pk for i in pending],
+                    [requests[i].sender.pk for i in pending],
+                    [requests[i].target for i in pending],
+                    int(ConversationKind.P2P),
+                ],
+            )
+            rows = cursor.fetchall()
+        db = connection.alias
+        found: dict[int, tuple[ImUser, ConversationMember | None]] = {}
+        # Sends of one batch in one conversation share its objects, as with the ORM's lookups.
+        shared: dict[int, ConversationMember] = {}
+        pairs: dict[int, Conversation] = {}
+        for row in rows:
+            peer, at = _rows(ImUser, row, 1, db)
+            conversation, at = _rows(Conversation, row, at, db)
+            member, _ = _rows(ConversationMember, row, at, db)
+            assert peer is not None
+            if member is not None:
+                assert conversation is not None
+                member.conversation = pairs.setdefault(conversation.pk, conversation)
+                member = shared.setdefault(member.pk, member)
+            found[row[0]] = (peer, member)
+        for i in pending:
+            if i not in found:
+                outcomes[i] = errors.no_such_user(requests[i].target)
+                continue
+            peer, member = found[i]
+            if member is None:
+                low, high = sorted((requests[i].sender.pk, peer.pk))
+                member = next(
+                    (
+                        m
+                        for m in shared.values()
+                        if m.user_id == requests[i].sender.pk
+                        and (m.conversation.user_low_id, m.conversation.user_high_id) == (low, high)
+                    ),
+                    None,
+                )
+            places[i] = place = _p2p_place(requests[i], peer, member)
+            shared.setdefault(place.member.pk, place.member)
+
+    def team_places(
+        self,
+        requests: Sequence[SendRequest],
+        pending: list[int],
+        places: dict[int, Place],
+        outcomes: list[Outcome | None],
+    ) -> None:
+        wanted = _team_ids(requests, pending, outcomes)
+        if not wanted:
+            return
+        order = list(wanted)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _team_sql(),
+                [
+                    order,
+                    [requests[i].app.pk for i in order],
+                    [requests[i].sender.pk for i in order],
+                    [wanted[i] for i in order],
+                    int(ConversationKind.TEAM),
+                ],
+            )
+            rows = cursor.fetchall()
+        db = connection.alias
+        found: dict[int, tuple[Conversation, ConversationMember | None]] = {}
+        shared: dict[int, ConversationMember] = {}
+        teams: dict[int, Conversation] = {}
+        for row in rows:
+            conversation, at = _rows(Conversation, row, 1, db)
+            member, _ = _rows(ConversationMember, row, at, db)
+            assert conversation is not None
+            conversation = teams.setdefault(conversation.pk, conversation)
+            if member is not None:
+                member.conversation = conversation
+                member = shared.setdefault(member.pk, member)
+            found[row[0]] = (conversation, member)
+        for i in order:
+            if i not in found:
+                outcomes[i] = errors.no_such_team(requests[i].target)
+                continue
+            conversation, member = found[i]
+            if member is None:
+                outcomes[i] = errors.not_team_member()
+            else:
+                places[i] = Place(conversation=conversation, member=member, peer=None)
+
+    def lock(self, conversations: dict[int, int]) -> dict[int, int]:
+        if not conversations:
+            return {}
+        ids = sorted(conversations)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.id, c.last_seq FROM messaging_conversation c "
+                "JOIN unnest(%s::bigint[], %s::bigint[]) AS k(id, app_id) "
+                "ON c.id = k.id AND c.app_id = k.app_id ORDER BY c.id FOR UPDATE OF c",
+                [ids, [conversations[pk] for pk in ids]],
+            )
+            return {pk: last_seq for pk, last_seq in cursor.fetchall()}
+
+    def write(
+        self,
+        messages: list[Message],
+        conversations: list[Conversation],
+        readers: list[ConversationMember],
+        stamp: int,
+    ) -> None:
+        # One statement: the two updates run as data-modifying CTEs of the insert.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "WITH conversations AS ("
+                " UPDATE messaging_conversation c SET last_seq = v.last_seq, updated_ms = %s"
+                " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, app_id, last_seq)"
+                " WHERE c.id = v.id AND c.app_id = v.app_id"
+                "), readers AS ("
+                " UPDATE messaging_conversationmember m SET read_seq = v.read_seq, updated_ms = %s"
+                " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, app_id, read_seq)"
+                " WHERE m.id = v.id AND m.app_id = v.app_id AND m.read_seq < v.read_seq"
+                ") INSERT INTO messaging_message"
+                " (app_id, conversation_id, seq, sender_id, client_msg_id, type, body, created_ms, recalled)"
+                " SELECT v.app_id, v.conversation_id, v.seq, v.sender_id, v.client_msg_id, v.type,"
+                " v.body::jsonb, %s, false"
+                " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::int[],"
+                " %s::text[]) AS v(app_id, conversation_id, seq, sender_id, client_msg_id, type, body)"
+                " RETURNING id, conversation_id, seq",
+                [
+                    stamp,
+                    [c.pk for c in conversations],
+                    [c.app_id for c in conversations],
+                    [c.last_seq for c in conversations],
+                    stamp,
+                    [m.pk for m in readers],
+                    [m.app_id for m in readers],
+                    [m.read_seq for m in readers],
+                    stamp,
+                    [m.app_id for m in messages],
+                    [m.conversation_id for m in messages],
+                    [m.seq for m in messages],
+                    [m.sender_id for m in messages],
+                    [m.client_msg_id for m in messages],
+                    [m.type for m in messages],
+                    [json.dumps(m.body) for m in messages],
+                ],
+            )
+            ids = {(conversation_id, seq): pk for pk, conversation_id, seq in cursor.fetchall()}
+        for message in messages:
+            message.pk = ids[(message.conversation_id, message.seq)]
+            message._state.adding, message._state.db = False, connection.alias
+
+
+def _sql() -> _Statements:
+    return _POSTGRES if connection.vendor == "postgresql" else _PORTABLE
+
+
+_PORTABLE = _Statements()
+_POSTGRES = _PostgresStatements()
+
+
+def _p2p_place(request: SendRequest, peer: ImUser, member: ConversationMember | None) -> Place:
+    if member is None:  # the pair's first message: the conversation starts now
+        conversation = p2p_get_or_create(app=request.app, user=request.sender, peer=peer)
+        member = ConversationMember.objects.select_related("conversation").get(
+            conversation=conversation, user=request.sender
+        )
+    return Place(conversation=member.conversation, member=member, peer=peer)
+
+
+def _team_ids(
+    requests: Sequence[SendRequest], pending: list[int], outcomes: list[Outcome | None]
+) -> dict[int, int]:
     wanted = {i: int(requests[i].target) for i in pending if is_id(requests[i].target)}
     for i in pending:
         if i not in wanted:
             outcomes[i] = errors.no_such_team(requests[i].target)
-    if not wanted:
-        return
-    members = {
-        (m.user_id, m.conversation_id): m
-        for m in ConversationMember.objects.select_related("conversation").filter(
-            user_id__in={requests[i].sender.pk for i in wanted},
-            conversation_id__in=set(wanted.values()),
-            conversation__kind=ConversationKind.TEAM,
-            conversation__closed=False,
-        )
-    }
-    missing = {team_id for i, team_id in wanted.items() if (requests[i].sender.pk, team_id) not in members}
-    open_teams: dict[int, int] = dict(
-        Conversation.objects.filter(pk__in=missing, kind=ConversationKind.TEAM, closed=False).values_list(
-            "pk", "app_id"
-        )
-    )
-    for i, team_id in wanted.items():
-        request = requests[i]
-        member = members.get((request.sender.pk, team_id))
-        if member is not None and member.conversation.app_id == request.app.pk:
-            places[i] = Place(conversation=member.conversation, member=member, peer=None)
-        elif open_teams.get(team_id) == request.app.pk:
-            outcomes[i] = errors.not_team_member()
-        else:
-            outcomes[i] = errors.no_such_team(request.target)
+    return wanted

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 
 from django.db import transaction
 from django.db.models import F
@@ -202,14 +201,12 @@ def _log(
         return  # a batch that changed nobody: nothing for the members' devices to learn
     # The owner change names the new owner to the devices (the webhook has it as ``owner``).
     named = [team.owner.accid] if change == "owner_transferred" else list(accids)
+    app_id, team_id = app.pk, team.pk
+    # A plain function, not a partial: Django's robust on_commit logs a failing hook by its
+    # __qualname__, which a partial lacks (docs/performance.md, the robustness note).
     transaction.on_commit(
-        partial(
-            publish.team_changed,
-            app_id=app.pk,
-            team_id=team.pk,
-            change=change,
-            operator=operator,
-            accids=named,
+        lambda: publish.team_changed(
+            app_id=app_id, team_id=team_id, change=change, operator=operator, accids=named
         ),
         robust=True,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import signal
@@ -175,18 +176,31 @@ class Gateways:
         return self.bases[index].replace("http://", "ws://") + "/ws"
 
 
+def server_command(server: str, port: int) -> list[str]:
+    """The command scripts/run.py uses for ``server`` (daphne or uvicorn)."""
+    spec = importlib.util.spec_from_file_location("imcloud_run_script", ROOT / "scripts" / "run.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    command: list[str] = module.server_command(server, "127.0.0.1", port)
+    return command
+
+
 @contextlib.contextmanager
-def running_gateways(env: dict[str, str], count: int, log_dir: Path) -> Iterator[Gateways]:
-    """``count`` daphne processes sharing one database and one Redis, as in production."""
+def running_gateways(
+    env: dict[str, str], count: int, log_dir: Path, server: str = "daphne"
+) -> Iterator[Gateways]:
+    """``count`` gateway processes (daphne, or uvicorn) sharing one database and one Redis, as in
+    production."""
     manage(env, "migrate", "--noinput")
     ports = [free_port() for _ in range(count)]
-    daphne = str(Path(sys.executable).parent / "daphne")
     processes = []
     for index, port in enumerate(ports):
-        with (log_dir / f"daphne-{index}.log").open("w") as log:
+        with (log_dir / f"{server}-{index}.log").open("w") as log:
             processes.append(
                 subprocess.Popen(
-                    [daphne, "-b", "127.0.0.1", "-p", str(port), "imcloud.asgi:application"],
+                    server_command(server, port),
                     cwd=ROOT,
                     env=env,
                     stdout=log,

@@ -70,6 +70,8 @@ async def test_a_flood_is_rate_limited_and_survived(app, users, connect, setting
         await client.send_raw(pb.Frame(request_id=100 + n, ping=pb.Ping()).SerializeToString())
     errors = [await client.next_push("error") for _ in range(2)]
     assert {e.error.code for e in errors} == {"rate_limited"}
+    # Each refusal names the refused request, so a client can send exactly that one again later.
+    assert {e.request_id for e in errors} <= set(range(101, 106))
 
 
 @pytest.mark.parametrize(

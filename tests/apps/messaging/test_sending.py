@@ -1,0 +1,173 @@
+"""Group commit of sends (``message_send_many``): every send keeps its own outcome, seqs have no
+gaps, retries are answered with the original, and a batch costs a fixed number of statements."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.core.errors import DomainError
+from apps.messaging import sending
+from apps.messaging.content import MessageContent
+from apps.messaging.models import Conversation, ConversationKind, ConversationMember, Message, MessageType
+from apps.messaging.sending import SendRequest, SendResult, message_send_many
+from apps.teams.services import team_create
+from tests.factories import AppFactory, ImUserFactory
+
+P2P, TEAM = ConversationKind.P2P, ConversationKind.TEAM
+
+
+def _request(app, sender, target, client_msg_id, kind=P2P, text="hi"):
+    return SendRequest(
+        app=app,
+        sender=sender,
+        conversation_type=kind,
+        target=target,
+        client_msg_id=client_msg_id,
+        content=MessageContent(type=MessageType.TEXT, text=text),
+    )
+
+
+def _send(requests):
+    published: list[SendResult] = []
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = message_send_many(requests=requests, after_commit=published.extend)
+    return outcomes, published, len(queries.captured_queries)
+
+
+@pytest.fixture(params=["native", "portable"], autouse=True)
+def statements(request, monkeypatch):
+    """Every test runs on the database's own statements (set-based SQL on PostgreSQL) and on the
+    portable ORM path that SQLite uses, so CI on PostgreSQL covers both."""
+    if request.param == "portable":
+        monkeypatch.setattr(sending, "_sql", lambda: sending._PORTABLE)
+    return request.param
+
+
+@pytest.fixture
+def world(db):
+    app, other_app = AppFactory(), AppFactory()
+    users = {accid: ImUserFactory(app=app, accid=accid) for accid in ("alice", "bob", "carol", "dave")}
+    stranger = ImUserFactory(app=other_app, accid="bob")  # same accid, other tenant
+    team = team_create(app=app, owner="alice", name="Crew", members=["bob"])
+    foreign = team_create(app=other_app, owner="bob", name="Theirs")
+    return app, users, stranger, team, foreign
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_mixed_batch_gives_each_send_its_own_outcome(world):
+    app, users, _, team, foreign = world
+    alice, bob, carol = users["alice"], users["bob"], users["carol"]
+    outcomes, published, _ = _send(
+        [
+            _request(app, alice, "bob", "a-1", text="one"),  # the pair's first message
+            _request(app, alice, "bob", "a-2", text="two"),
+            _request(app, bob, "alice", "b-1", text="three"),
+            _request(app, alice, "nobody", "a-3"),  # no such user
+            _request(app, alice, str(team.pk), "a-4", kind=TEAM, text="crew"),
+            _request(app, carol, str(team.pk), "c-1", kind=TEAM),  # not a member
+            _request(app, alice, str(foreign.pk), "a-5", kind=TEAM),  # another app's team
+            _request(app, alice, "99999999", "a-6", kind=TEAM),  # no such team
+            _request(app, alice, "bob", "a-2", text="two again"),  # a retry within the batch
+            _request(app, alice, "bob", "", text="no id"),  # invalid
+        ]
+    )
+    first, second, third, nobody, crew, carol_refused, foreign_refused, missing, retry, invalid = outcomes
+    assert all(isinstance(o, SendResult) for o in (first, second, third, crew, retry))
+    assert (first.message.seq, second.message.seq, third.message.seq) == (1, 2, 3)
+    assert first.message.conversation_id == third.message.conversation_id
+    assert crew.message.seq == 1
+    assert crew.message.conversation_id == team.pk
+    assert retry.duplicate
+    assert retry.message.pk == second.message.pk
+    codes = [o.code for o in (nobody, carol_refused, foreign_refused, missing, invalid)]
+    assert all(isinstance(o, DomainError) for o in (nobody, carol_refused, foreign_refused, missing, invalid))
+    assert codes == ["no_such_user", "not_team_member", "no_such_team", "no_such_team", "invalid_field"]
+    # Published once each, after commit, with the ids the database gave them.
+    assert [r.message.pk for r in published] == [r.message.pk for r in (first, second, third, crew)]
+    stored = {m.pk: (m.seq, m.body["text"]) for m in Message.objects.all()}
+    assert stored == {
+        first.message.pk: (1, "one"),
+        second.message.pk: (2, "two"),
+        third.message.pk: (3, "three"),
+        crew.message.pk: (1, "crew"),
+    }
+    pair = Conversation.objects.get(pk=first.message.conversation_id)
+    assert pair.last_seq == 3
+    assert pair.updated_ms == first.message.created_ms
+    reads = dict(ConversationMember.objects.filter(conversation=pair).values_list("user__accid", "read_seq"))
+    assert reads == {"alice": 2, "bob": 3}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_in_a_later_batch_gets_the_original_and_publishes_nothing(world):
+    app, users, _, team, _ = world
+    alice = users["alice"]
+    [original], _, _ = _send([_request(app, alice, str(team.pk), "t-1", kind=TEAM)])
+    outcomes, published, _ = _send(
+        [
+            _request(app, alice, str(team.pk), "t-1", kind=TEAM, text="changed"),
+            _request(app, alice, str(team.pk), "t-2", kind=TEAM),
+        ]
+    )
+    retry, fresh = outcomes
+    assert isinstance(retry, SendResult)
+    assert retry.duplicate
+    assert retry.message.pk == original.message.pk
+    assert retry.message.body["text"] == "hi"
+    assert isinstance(fresh, SendResult)
+    assert fresh.message.seq == 2
+    assert [r.message.pk for r in published] == [fresh.message.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_places_are_whole_models(world):
+    app, users, _, team, _ = world
+    [pair, crew], _, _ = _send(
+        [
+            _request(app, users["alice"], "bob", "a-1"),
+            _request(app, users["alice"], str(team.pk), "t-1", kind=TEAM),
+        ]
+    )
+    # Timestamps the send path does not read are loaded on first access.
+    assert pair.place.peer.created_at == users["bob"].created_at
+    assert pair.place.member.joined_at == ConversationMember.objects.get(pk=pair.place.member.pk).joined_at
+    assert crew.place.conversation.created_at == Conversation.objects.get(pk=team.pk).created_at
+    assert pair.message.sender is users["alice"]
+    assert pair.message.conversation is pair.place.conversation
+    assert Message.objects.get(pk=pair.message.pk).body == pair.message.body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_other_tenants_namesake_is_never_the_peer(world):
+    app, users, stranger, _, _ = world
+    [result], _, _ = _send([_request(app, users["alice"], "bob", "a-1")])
+    assert isinstance(result, SendResult)
+    assert result.place.peer is not None
+    assert result.place.peer.pk == users["bob"].pk != stranger.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_costs_the_same_statements_whatever_its_size(world, statements):
+    app, users, _, team, _ = world
+    names = ["bob", "carol", "dave"]
+    # Conversations exist (their first message is the only path with per-pair statements).
+    _send([_request(app, users["alice"], name, f"warm-{name}") for name in names])
+
+    def batch(tag, count):
+        requests = [_request(app, users["alice"], names[n % 3], f"{tag}-{n}") for n in range(count)] + [
+            _request(app, users["alice"], str(team.pk), f"{tag}-team-{n}", kind=TEAM) for n in range(count)
+        ]
+        outcomes, published, statements = _send(requests)
+        assert all(isinstance(o, SendResult) and not o.duplicate for o in outcomes)
+        assert len(published) == 2 * count
+        return statements
+
+    small, large = batch("small", 2), batch("large", 60)
+    if connection.vendor == "postgresql" and statements == "native":
+        # originals, p2p places, team places, lock, write, and the transaction's own statements;
+        # the portable ORM path (SQLite) splits large inserts by SQLite's variable limit.
+        assert small == large <= 8
+    seqs = list(Message.objects.filter(conversation=team.pk).order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, 63))
