@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,22 +19,13 @@ from apps.messaging.models import ConversationKind, Message, MessageType
 from apps.messaging.services import message_send
 from apps.push import delivery, fanout
 from apps.push.models import AttemptStatus, Device, PushAttempt, PushSettings
-from apps.push.providers import clear_token_caches, close_clients
+from apps.push.providers import clear_token_caches
 from apps.push.services import credentials_set, device_register
 from tests.factories import AppFactory, ImUserFactory
 from tests.markers import requires_postgres
 from tests.push_servers.apns import ApnsServer
 
 BUNDLE = "com.example.chat"
-
-
-@pytest.fixture(scope="module")
-def apns() -> Iterator[ApnsServer]:
-    server = ApnsServer()
-    server.start()
-    yield server
-    close_clients()
-    server.stop()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ retries; against the local APNs and Web Push servers (real protocols, real crypt
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 import time_machine
@@ -15,7 +14,7 @@ from apps.messaging.models import ConversationKind, MessageType
 from apps.messaging.services import message_send
 from apps.push import delivery, fanout
 from apps.push.models import AttemptStatus, Device, PushAttempt
-from apps.push.providers import clear_token_caches, close_clients
+from apps.push.providers import clear_token_caches
 from apps.push.services import (
     conversation_set_push_mute,
     credentials_set,
@@ -24,29 +23,9 @@ from apps.push.services import (
     webpush_credentials_generate,
 )
 from tests.factories import AppFactory, ImUserFactory
-from tests.push_servers.apns import ApnsServer
-from tests.push_servers.webpush import WebPushServer
 
 APNS_TOKEN = "b7" * 32
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def apns() -> Iterator[ApnsServer]:
-    server = ApnsServer()
-    server.start()
-    yield server
-    close_clients()
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def webpush() -> Iterator[WebPushServer]:
-    server = WebPushServer()
-    server.start()
-    yield server
-    close_clients()
-    server.stop()
 
 
 @pytest.fixture

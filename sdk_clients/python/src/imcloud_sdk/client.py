@@ -148,14 +148,7 @@ class Client(GeneratedRequests):
         self, target: str, text: str, team: bool = False, client_msg_id: str | None = None, ext: str = ""
     ) -> pb.SendAck:
         return await self._send(
-            pb.SendMessage(
-                conversation_type=TEAM if team else P2P,
-                target=target,
-                type=pb.MESSAGE_TYPE_TEXT,
-                client_msg_id=client_msg_id or uuid.uuid4().hex,
-                text=text,
-                ext=ext,
-            )
+            _message(target, team, pb.MESSAGE_TYPE_TEXT, client_msg_id, text=text, ext=ext)
         )
 
     async def send_custom(
@@ -169,14 +162,7 @@ class Client(GeneratedRequests):
         """`data`: a JSON document as text, or anything json.dumps accepts."""
         custom = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
         return await self._send(
-            pb.SendMessage(
-                conversation_type=TEAM if team else P2P,
-                target=target,
-                type=pb.MESSAGE_TYPE_CUSTOM,
-                client_msg_id=client_msg_id or uuid.uuid4().hex,
-                custom=custom,
-                ext=ext,
-            )
+            _message(target, team, pb.MESSAGE_TYPE_CUSTOM, client_msg_id, custom=custom, ext=ext)
         )
 
     async def send_media(
@@ -191,15 +177,7 @@ class Client(GeneratedRequests):
     ) -> pb.SendAck:
         """`kind`: MESSAGE_TYPE_IMAGE, _AUDIO, _VIDEO or _FILE; the file is uploaded by the app first."""
         return await self._send(
-            pb.SendMessage(
-                conversation_type=TEAM if team else P2P,
-                target=target,
-                type=kind,
-                client_msg_id=client_msg_id or uuid.uuid4().hex,
-                attachment=attachment,
-                text=text,
-                ext=ext,
-            )
+            _message(target, team, kind, client_msg_id, attachment=attachment, text=text, ext=ext)
         )
 
     async def send_location(
@@ -213,11 +191,11 @@ class Client(GeneratedRequests):
         ext: str = "",
     ) -> pb.SendAck:
         return await self._send(
-            pb.SendMessage(
-                conversation_type=TEAM if team else P2P,
-                target=target,
-                type=pb.MESSAGE_TYPE_LOCATION,
-                client_msg_id=client_msg_id or uuid.uuid4().hex,
+            _message(
+                target,
+                team,
+                pb.MESSAGE_TYPE_LOCATION,
+                client_msg_id,
                 location=pb.Location(latitude=latitude, longitude=longitude, title=title),
                 ext=ext,
             )
@@ -1053,3 +1031,16 @@ class Client(GeneratedRequests):
             self._terminate(ImError(frame.error.code, frame.error.message))
             return
         self._complete(pending, frame)
+
+
+def _message(
+    target: str, team: bool, kind: pb.MessageType, client_msg_id: str | None, **content: Any
+) -> pb.SendMessage:
+    """A send of any type; the client_msg_id is fixed here, at call time, so every resend keeps it."""
+    return pb.SendMessage(
+        conversation_type=TEAM if team else P2P,
+        target=target,
+        type=kind,
+        client_msg_id=client_msg_id or uuid.uuid4().hex,
+        **content,
+    )
