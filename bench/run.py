@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import dataclasses
 import datetime as dt
+import importlib.util
 import json
 import math
 import multiprocessing as mp
@@ -829,14 +830,15 @@ def flush_redis(url: str) -> None:
 SERVERS = ("daphne", "uvicorn")
 
 
-def server_command(server: str, port: int) -> list[str]:
-    """The gateway command of docs/operations.md (scripts/run.py --server) for ``server``."""
-    if server == "uvicorn":
-        return [str(stack.BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "--proxy-headers",
-                "--loop", "asyncio", "--http", "h11", "--ws", "websockets-sansio", "--lifespan", "off",
-                "imcloud.asgi:application"]  # fmt: skip
-    return [str(stack.BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "--proxy-headers",
-            "imcloud.asgi:application"]  # fmt: skip
+def server_command(server: str, port: int, source: Path) -> list[str]:
+    """The gateway command of ``source``'s scripts/run.py (docs/operations.md) for ``server``."""
+    spec = importlib.util.spec_from_file_location("imcloud_run_script", source / "scripts" / "run.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    command: list[str] = module.server_command(server, "127.0.0.1", port)
+    return command
 
 
 @contextlib.contextmanager
@@ -845,7 +847,7 @@ def gateways(env: dict[str, str], count: int, logs: Path, source: Path, server: 
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for i, port in enumerate(ports):
-            command = server_command(server, port)
+            command = server_command(server, port, source)
             procs.append(stack.spawn(command, env=env, log=logs / f"{server}-{i}.log", cwd=source))
         for port in ports:
             stack.wait_http(f"http://127.0.0.1:{port}/healthz", procs)

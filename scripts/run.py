@@ -37,14 +37,17 @@ def server_command(server: str, host: str, port: int) -> list[str]:
             "--loop", "asyncio",
             "--http", "h11",
             "--ws", "websockets-sansio",
+            # No server pings: the protocol's heartbeat keeps connections alive (docs/operations.md).
+            "--ws-ping-interval", "0",
             # Channels' router has no lifespan protocol.
             "--lifespan", "off",
             "imcloud.asgi:application",
         ]  # fmt: skip
     if server != "daphne":
         raise ValueError(f"server must be one of {SERVERS}")
+    # daphne with the gateway's direct write path and no server pings (apps/gateway/daphne_server.py).
     return [
-        str(bin_dir / "daphne"),
+        sys.executable, "-m", "apps.gateway.daphne_server",
         "-b", host,
         "-p", str(port),
         "--proxy-headers",

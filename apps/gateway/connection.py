@@ -2,7 +2,7 @@
 
 Deliberately not a Channels consumer: a consumer subscribes a channel-layer channel per
 connection and runs a thread hop before every message, and neither is wanted here (fan-out is
-per process; database work goes through ``database_sync_to_async`` on its own).
+per process; database work goes through ``apps.gateway.db`` on its own).
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from channels.db import database_sync_to_async
-
 from apps.core.conf import setting_int
 from apps.core.errors import DomainError
 from apps.gateway import handlers
 from apps.gateway.caller import Caller, error_frame
+from apps.gateway.db import db
 from apps.gateway.process import GatewayProcess, current_process
 from apps.gateway.sessions import Session, session_authenticate, session_close, session_register
 from apps.protocol import codec
@@ -106,7 +105,7 @@ class Connection:
             self.process.remove_connection(self)
         if self.session is not None:
             try:
-                await database_sync_to_async(session_close)(session=self.session, reason=self.close_reason)
+                await db(session_close)(session=self.session, reason=self.close_reason)
             except Exception:
                 logger.exception("session close failed")
 
@@ -214,7 +213,7 @@ class Connection:
         login = frame.login
         assert self.process is not None
         try:
-            session = await database_sync_to_async(session_authenticate)(
+            session = await db(session_authenticate)(
                 app_key=login.app_key,
                 accid=login.accid,
                 token=login.token,
@@ -240,7 +239,7 @@ class Connection:
         # Registered here before presence, and presence before any sync read: a message committed
         # after the client's sync snapshot is therefore always delivered live.
         self.process.add_session(self)
-        await database_sync_to_async(session_register)(session=session, process=self.process.channel)
+        await db(session_register)(session=session, process=self.process.channel)
         result = pb.LoginResult(
             session_id=session.session_id,
             server_time=int(time.time() * 1000),

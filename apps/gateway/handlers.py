@@ -12,11 +12,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from channels.db import database_sync_to_async
-
 from apps.core.errors import DomainError
 from apps.gateway import team_handlers
 from apps.gateway.caller import Caller, Handler, Reply, ack, error_frame
+from apps.gateway.db import db
 from apps.gateway.frames import ctype, message_proto
 from apps.messaging import selectors, services
 from apps.messaging.callback import cached_callback_config, callback_config, message_checked_by_app_server
@@ -59,7 +58,7 @@ async def send(caller: Caller, frame: pb.Frame) -> Reply:
     request = frame.send
     app, sender = caller.app, caller.user
     content = _content(request)
-    config = cached_callback_config(app_id=app.pk) or await database_sync_to_async(callback_config)(app=app)
+    config = cached_callback_config(app_id=app.pk) or await db(callback_config)(app=app)
     if config.callback_url:
         # The app server's answer may take up to its timeout: wait for it off the event loop and
         # off the database thread.
@@ -142,16 +141,16 @@ def _message_sync(caller: Caller, request: pb.SyncRequest) -> pb.SyncResult:
 async def sync(caller: Caller, frame: pb.Frame) -> Reply:
     request = frame.sync
     if request.conversation_type == pb.CONVERSATION_TYPE_UNSPECIFIED:
-        result = await database_sync_to_async(_conversation_sync)(caller, request.cursor, request.limit)
+        result = await db(_conversation_sync)(caller, request.cursor, request.limit)
     else:
-        result = await database_sync_to_async(_message_sync)(caller, request)
+        result = await db(_message_sync)(caller, request)
     return pb.Frame(request_id=frame.request_id, sync_result=result)
 
 
 async def conversation_sync_push(caller: Caller, cursor: str) -> pb.Frame:
     """After a login that carried a cursor: the conversations changed since, unasked."""
     try:
-        result = await database_sync_to_async(_conversation_sync)(caller, cursor, 0)
+        result = await db(_conversation_sync)(caller, cursor, 0)
     except DomainError as exc:
         return error_frame(0, exc.code, exc.detail)
     return pb.Frame(sync_result=result)
@@ -159,7 +158,7 @@ async def conversation_sync_push(caller: Caller, cursor: str) -> pb.Frame:
 
 async def mark_read(caller: Caller, frame: pb.Frame) -> Reply:
     request = frame.mark_read
-    stored = await database_sync_to_async(services.conversation_mark_read)(
+    stored = await db(services.conversation_mark_read)(
         app=caller.app,
         user=caller.user,
         conversation_type=request.conversation_type,
@@ -173,7 +172,7 @@ async def mark_read(caller: Caller, frame: pb.Frame) -> Reply:
 
 async def recall(caller: Caller, frame: pb.Frame) -> Reply:
     request = frame.recall
-    result = await database_sync_to_async(services.message_recall)(
+    result = await db(services.message_recall)(
         app=caller.app,
         actor=caller.user,
         conversation_type=request.conversation_type,
@@ -185,7 +184,7 @@ async def recall(caller: Caller, frame: pb.Frame) -> Reply:
 
 
 async def typing(caller: Caller, frame: pb.Frame) -> Reply:
-    await database_sync_to_async(services.typing_notify)(
+    await db(services.typing_notify)(
         app=caller.app,
         user=caller.user,
         conversation_type=frame.typing.conversation_type,
@@ -196,7 +195,7 @@ async def typing(caller: Caller, frame: pb.Frame) -> Reply:
 
 async def read_status(caller: Caller, frame: pb.Frame) -> Reply:
     request = frame.read_status
-    status = await database_sync_to_async(selectors.team_read_status)(
+    status = await db(selectors.team_read_status)(
         app=caller.app, user=caller.user, team_id=request.team_id, seq=request.seq
     )
     result = pb.ReadStatusResult(
@@ -207,9 +206,7 @@ async def read_status(caller: Caller, frame: pb.Frame) -> Reply:
 
 async def logout(caller: Caller, frame: pb.Frame) -> Reply:
     # A logged-out device must not be pushed to. The connection closes after this (no reply).
-    await database_sync_to_async(push_services.device_unregister)(
-        user=caller.user, device_id=caller.device_id
-    )
+    await db(push_services.device_unregister)(user=caller.user, device_id=caller.device_id)
     return None
 
 
@@ -224,7 +221,7 @@ PROVIDER_NAMES = {
 
 async def register_device(caller: Caller, frame: pb.Frame) -> Reply:
     request = frame.register_device
-    await database_sync_to_async(push_services.device_register)(
+    await db(push_services.device_register)(
         app=caller.app,
         user=caller.user,
         device_id=caller.device_id,
@@ -239,14 +236,12 @@ async def register_device(caller: Caller, frame: pb.Frame) -> Reply:
 
 
 async def unregister_device(caller: Caller, frame: pb.Frame) -> Reply:
-    await database_sync_to_async(push_services.device_unregister)(
-        user=caller.user, device_id=caller.device_id
-    )
+    await db(push_services.device_unregister)(user=caller.user, device_id=caller.device_id)
     return ack(frame)
 
 
 async def app_state(caller: Caller, frame: pb.Frame) -> Reply:
-    await database_sync_to_async(push_services.device_set_foreground)(
+    await db(push_services.device_set_foreground)(
         user=caller.user, device_id=caller.device_id, foreground=frame.app_state.foreground
     )
     return ack(frame)
@@ -254,7 +249,7 @@ async def app_state(caller: Caller, frame: pb.Frame) -> Reply:
 
 async def set_push_mute(caller: Caller, frame: pb.Frame) -> Reply:
     request = frame.set_push_mute
-    await database_sync_to_async(push_services.conversation_set_push_mute)(
+    await db(push_services.conversation_set_push_mute)(
         app=caller.app,
         user=caller.user,
         conversation_type=request.conversation_type,

@@ -13,8 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from channels.db import database_sync_to_async
-
+from apps.gateway.db import db
 from apps.gateway.presence import presence_store
 
 ROSTER_TTL = 30.0
@@ -54,7 +53,7 @@ class RosterCache:
                 found[team_id] = entry[2]
         missing = [team_id for team_id in wanted if team_id not in found]
         if missing:
-            loaded = await database_sync_to_async(rosters_load)(missing)
+            loaded = await db(rosters_load)(missing)
             for team_id in missing:
                 self._entries.pop(team_id, None)
                 self._entries[team_id] = (versions[team_id], now, loaded[team_id])

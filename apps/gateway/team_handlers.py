@@ -7,10 +7,9 @@ after-commit hook (apps/gateway/publish.py ``team_changed``) whichever transport
 
 from __future__ import annotations
 
-from channels.db import database_sync_to_async
-
 from apps.api.cursors import cursor_decode, cursor_encode
 from apps.gateway.caller import Caller, Handler, Reply, ack
+from apps.gateway.db import db
 from apps.messaging.models import ConversationMember, MemberRole
 from apps.protocol import imcloud_pb2 as pb
 from apps.teams import limits, selectors, services
@@ -66,25 +65,25 @@ def _create(caller: Caller, request: pb.CreateTeam) -> Team:
 
 
 async def create_team(caller: Caller, frame: pb.Frame) -> Reply:
-    team = await database_sync_to_async(_create)(caller, frame.create_team)
+    team = await db(_create)(caller, frame.create_team)
     return _info_reply(frame, team)
 
 
 async def get_team(caller: Caller, frame: pb.Frame) -> Reply:
-    team = await database_sync_to_async(selectors.team_get_for_member)(
+    team = await db(selectors.team_get_for_member)(
         app=caller.app, team_id=frame.get_team.team_id, user=caller.user
     )
     return _info_reply(frame, team)
 
 
 async def list_my_teams(caller: Caller, frame: pb.Frame) -> Reply:
-    teams = await database_sync_to_async(selectors.team_list_for_user)(app=caller.app, user=caller.user)
+    teams = await db(selectors.team_list_for_user)(app=caller.app, user=caller.user)
     return pb.Frame(request_id=frame.request_id, team_list=pb.TeamList(teams=[team_info(t) for t in teams]))
 
 
 async def add_team_members(caller: Caller, frame: pb.Frame) -> Reply:
     request = frame.add_team_members
-    change = await database_sync_to_async(services.team_add_members)(
+    change = await db(services.team_add_members)(
         app=caller.app, team_id=request.team_id, operator=caller.user.accid, accids=list(request.accids)
     )
     return _info_reply(frame, change.team)
@@ -92,21 +91,19 @@ async def add_team_members(caller: Caller, frame: pb.Frame) -> Reply:
 
 async def remove_team_members(caller: Caller, frame: pb.Frame) -> Reply:
     request = frame.remove_team_members
-    change = await database_sync_to_async(services.team_remove_members)(
+    change = await db(services.team_remove_members)(
         app=caller.app, team_id=request.team_id, operator=caller.user.accid, accids=list(request.accids)
     )
     return _info_reply(frame, change.team)
 
 
 async def leave_team(caller: Caller, frame: pb.Frame) -> Reply:
-    await database_sync_to_async(services.team_leave)(
-        app=caller.app, team_id=frame.leave_team.team_id, accid=caller.user.accid
-    )
+    await db(services.team_leave)(app=caller.app, team_id=frame.leave_team.team_id, accid=caller.user.accid)
     return ack(frame)
 
 
 async def dismiss_team(caller: Caller, frame: pb.Frame) -> Reply:
-    await database_sync_to_async(services.team_dismiss)(
+    await db(services.team_dismiss)(
         app=caller.app, team_id=frame.dismiss_team.team_id, operator=caller.user.accid
     )
     return ack(frame)
@@ -127,7 +124,7 @@ def _members(caller: Caller, request: pb.ListTeamMembers) -> pb.TeamMembers:
 
 
 async def list_team_members(caller: Caller, frame: pb.Frame) -> Reply:
-    members = await database_sync_to_async(_members)(caller, frame.list_team_members)
+    members = await db(_members)(caller, frame.list_team_members)
     return pb.Frame(request_id=frame.request_id, team_members=members)
 
 

@@ -47,7 +47,9 @@ class Conversation(models.Model):
     user_high = models.ForeignKey(ImUser, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     last_seq = models.BigIntegerField(default=0)
     # Milliseconds of the last change to the stream: the conversation-list sync cursor compares it.
-    updated_ms = models.BigIntegerField(default=0, db_index=True)
+    # Not indexed, like last_seq: every message moves both, and with no index on either PostgreSQL
+    # updates the row in place (a HOT update) instead of adding an entry to every index.
+    updated_ms = models.BigIntegerField(default=0)
     # Team conversations: nobody but owner and managers may post while set.
     mute_all = models.BooleanField(default=False)
     closed = models.BooleanField(default=False)
@@ -80,7 +82,8 @@ class ConversationMember(models.Model):
     # Team members see the stream from the seq at which they joined.
     joined_seq = models.BigIntegerField(default=0)
     joined_at = models.DateTimeField(auto_now_add=True)
-    # Milliseconds of the last change to this member's own state (read position, role).
+    # Milliseconds of the last change to this member's own state (read position, role). Not
+    # indexed (see Conversation.updated_ms): the sync compares it with the conversation's, per user.
     updated_ms = models.BigIntegerField(default=0)
 
     class Meta:
@@ -88,7 +91,6 @@ class ConversationMember(models.Model):
             models.UniqueConstraint(fields=["conversation", "user"], name="member_conversation_user_unique")
         ]
         indexes = [
-            models.Index(fields=["user", "updated_ms"]),
             models.Index(fields=["conversation", "role"]),
         ]
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
 
+import psycopg
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Field, Model
 from django.db.models.base import ModelState
@@ -448,14 +449,13 @@ class _PostgresStatements(_Statements):
         if not pending:
             return {}
         keys = {_key(requests[i]) for i in pending}
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT m.id FROM messaging_message m "
-                "JOIN unnest(%s::bigint[], %s::bigint[], %s::text[]) AS k(app_id, sender_id, client_msg_id) "
-                "ON m.app_id = k.app_id AND m.sender_id = k.sender_id AND m.client_msg_id = k.client_msg_id",
-                [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]],
-            )
-            ids = [row[0] for row in cursor.fetchall()]
+        rows = _prepared(
+            "SELECT m.id FROM messaging_message m "
+            "JOIN unnest(%s::bigint[], %s::bigint[], %s::text[]) AS k(app_id, sender_id, client_msg_id) "
+            "ON m.app_id = k.app_id AND m.sender_id = k.sender_id AND m.client_msg_id = k.client_msg_id",
+            [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]],
+        )
+        ids = [row[0] for row in rows]
         if not ids:
             return {}
         found = Message.objects.select_related("conversation", "sender").filter(pk__in=ids)
@@ -470,18 +470,16 @@ class _PostgresStatements(_Statements):
     ) -> None:
         if not pending:
             return
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _p2p_sql(),
-                [
-                    pending,
-                    [requests[i].app.pk for i in pending],
-                    [requests[i].sender.pk for i in pending],
-                    [requests[i].target for i in pending],
-                    int(ConversationKind.P2P),
-                ],
-            )
-            rows = cursor.fetchall()
+        rows = _prepared(
+            _p2p_sql(),
+            [
+                pending,
+                [requests[i].app.pk for i in pending],
+                [requests[i].sender.pk for i in pending],
+                [requests[i].target for i in pending],
+                int(ConversationKind.P2P),
+            ],
+        )
         db = connection.alias
         found: dict[int, tuple[ImUser, ConversationMember | None]] = {}
         # Sends of one batch in one conversation share its objects, as with the ORM's lookups.
@@ -527,18 +525,16 @@ class _PostgresStatements(_Statements):
         if not wanted:
             return
         order = list(wanted)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _team_sql(),
-                [
-                    order,
-                    [requests[i].app.pk for i in order],
-                    [requests[i].sender.pk for i in order],
-                    [wanted[i] for i in order],
-                    int(ConversationKind.TEAM),
-                ],
-            )
-            rows = cursor.fetchall()
+        rows = _prepared(
+            _team_sql(),
+            [
+                order,
+                [requests[i].app.pk for i in order],
+                [requests[i].sender.pk for i in order],
+                [wanted[i] for i in order],
+                int(ConversationKind.TEAM),
+            ],
+        )
         db = connection.alias
         found: dict[int, tuple[Conversation, ConversationMember | None]] = {}
         shared: dict[int, ConversationMember] = {}
@@ -566,14 +562,13 @@ class _PostgresStatements(_Statements):
         if not conversations:
             return {}
         ids = sorted(conversations)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT c.id, c.last_seq FROM messaging_conversation c "
-                "JOIN unnest(%s::bigint[], %s::bigint[]) AS k(id, app_id) "
-                "ON c.id = k.id AND c.app_id = k.app_id ORDER BY c.id FOR UPDATE OF c",
-                [ids, [conversations[pk] for pk in ids]],
-            )
-            return {pk: last_seq for pk, last_seq in cursor.fetchall()}
+        rows = _prepared(
+            "SELECT c.id, c.last_seq FROM messaging_conversation c "
+            "JOIN unnest(%s::bigint[], %s::bigint[]) AS k(id, app_id) "
+            "ON c.id = k.id AND c.app_id = k.app_id ORDER BY c.id FOR UPDATE OF c",
+            [ids, [conversations[pk] for pk in ids]],
+        )
+        return {pk: last_seq for pk, last_seq in rows}
 
     def write(
         self,
@@ -583,46 +578,56 @@ class _PostgresStatements(_Statements):
         stamp: int,
     ) -> None:
         # One statement: the two updates run as data-modifying CTEs of the insert.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "WITH conversations AS ("
-                " UPDATE messaging_conversation c SET last_seq = v.last_seq, updated_ms = %s"
-                " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, app_id, last_seq)"
-                " WHERE c.id = v.id AND c.app_id = v.app_id"
-                "), readers AS ("
-                " UPDATE messaging_conversationmember m SET read_seq = v.read_seq, updated_ms = %s"
-                " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, app_id, read_seq)"
-                " WHERE m.id = v.id AND m.app_id = v.app_id AND m.read_seq < v.read_seq"
-                ") INSERT INTO messaging_message"
-                " (app_id, conversation_id, seq, sender_id, client_msg_id, type, body, created_ms, recalled)"
-                " SELECT v.app_id, v.conversation_id, v.seq, v.sender_id, v.client_msg_id, v.type,"
-                " v.body::jsonb, %s, false"
-                " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::int[],"
-                " %s::text[]) AS v(app_id, conversation_id, seq, sender_id, client_msg_id, type, body)"
-                " RETURNING id, conversation_id, seq",
-                [
-                    stamp,
-                    [c.pk for c in conversations],
-                    [c.app_id for c in conversations],
-                    [c.last_seq for c in conversations],
-                    stamp,
-                    [m.pk for m in readers],
-                    [m.app_id for m in readers],
-                    [m.read_seq for m in readers],
-                    stamp,
-                    [m.app_id for m in messages],
-                    [m.conversation_id for m in messages],
-                    [m.seq for m in messages],
-                    [m.sender_id for m in messages],
-                    [m.client_msg_id for m in messages],
-                    [m.type for m in messages],
-                    [json.dumps(m.body) for m in messages],
-                ],
-            )
-            ids = {(conversation_id, seq): pk for pk, conversation_id, seq in cursor.fetchall()}
+        rows = _prepared(
+            "WITH conversations AS ("
+            " UPDATE messaging_conversation c SET last_seq = v.last_seq, updated_ms = %s"
+            " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, app_id, last_seq)"
+            " WHERE c.id = v.id AND c.app_id = v.app_id"
+            "), readers AS ("
+            " UPDATE messaging_conversationmember m SET read_seq = v.read_seq, updated_ms = %s"
+            " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, app_id, read_seq)"
+            " WHERE m.id = v.id AND m.app_id = v.app_id AND m.read_seq < v.read_seq"
+            ") INSERT INTO messaging_message"
+            " (app_id, conversation_id, seq, sender_id, client_msg_id, type, body, created_ms, recalled)"
+            " SELECT v.app_id, v.conversation_id, v.seq, v.sender_id, v.client_msg_id, v.type,"
+            " v.body::jsonb, %s, false"
+            " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::int[],"
+            " %s::text[]) AS v(app_id, conversation_id, seq, sender_id, client_msg_id, type, body)"
+            " RETURNING id, conversation_id, seq",
+            [
+                stamp,
+                [c.pk for c in conversations],
+                [c.app_id for c in conversations],
+                [c.last_seq for c in conversations],
+                stamp,
+                [m.pk for m in readers],
+                [m.app_id for m in readers],
+                [m.read_seq for m in readers],
+                stamp,
+                [m.app_id for m in messages],
+                [m.conversation_id for m in messages],
+                [m.seq for m in messages],
+                [m.sender_id for m in messages],
+                [m.client_msg_id for m in messages],
+                [m.type for m in messages],
+                [json.dumps(m.body) for m in messages],
+            ],
+        )
+        ids = {(conversation_id, seq): pk for pk, conversation_id, seq in rows}
         for message in messages:
             message.pk = ids[(message.conversation_id, message.seq)]
             message._state.adding, message._state.db = False, connection.alias
+
+
+def _prepared(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Run one of the statements above with server-side binding, prepared once per connection:
+    PostgreSQL then parses and plans each of them once, not once per batch, and the arrays travel
+    as parameters instead of being quoted into the SQL text. (A transaction-pooling proxy in front
+    of PostgreSQL must support prepared statements, as PgBouncer does since 1.21.)"""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchall()
 
 
 def _sql() -> _Statements:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,19 +20,60 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def push_enqueue(results: Sequence[SendResult]) -> None:
-    """After commit: hand the new messages that want a push to the workers (one task per batch)."""
+# Whether an app has push credentials, per process: consulted for every stored batch of messages,
+# so that a batch costs no query. An app's first credential takes effect within this time.
+PUSH_APPS_TTL_SECONDS = 10.0
+_push_apps: dict[int, tuple[float, bool]] = {}
+
+
+def push_pending(results: Sequence[SendResult]) -> tuple[list[int], set[int]]:
+    """From the cache only: the ids of the messages to hand to the push workers, and the apps whose
+    credentials must be looked up (``push_apps_load``) before that answer is complete."""
+    now = time.monotonic()
+    ids: list[int] = []
+    unknown: set[int] = set()
+    for result in results:
+        message = result.message
+        if result.duplicate or not fanout.wants_push(message):
+            continue
+        cached = _push_apps.get(message.app_id)
+        if cached is None or now - cached[0] > PUSH_APPS_TTL_SECONDS:
+            unknown.add(message.app_id)
+        elif cached[1]:
+            ids.append(message.pk)
+    return ids, unknown
+
+
+def push_apps_load(*, app_ids: set[int]) -> None:
+    with_push = set(PushCredential.objects.filter(app_id__in=app_ids).values_list("app_id", flat=True))
+    now = time.monotonic()
+    for app_id in app_ids:
+        _push_apps[app_id] = (now, app_id in with_push)
+
+
+def push_apps_forget(*, app_id: int | None = None) -> None:
+    """Drop what this process has cached about an app's credentials (all apps by default)."""
+    if app_id is None:
+        _push_apps.clear()
+    else:
+        _push_apps.pop(app_id, None)
+
+
+def push_enqueue_ids(message_ids: list[int]) -> None:
+    """Hand stored messages to the push workers (one task for the lot)."""
     from apps.push.tasks import push_fanout
 
-    wanted = [r.message for r in results if fanout.wants_push(r.message)]
-    if not wanted:
-        return
-    apps_with_push = set(
-        PushCredential.objects.filter(app_id__in={m.app_id for m in wanted}).values_list("app_id", flat=True)
-    )
-    ids = [m.pk for m in wanted if m.app_id in apps_with_push]
-    if ids:
-        push_fanout.delay(ids)
+    if message_ids:
+        push_fanout.delay(message_ids)
+
+
+def push_enqueue(results: Sequence[SendResult]) -> None:
+    """After commit: hand the new messages that want a push to the workers (one task per batch)."""
+    ids, unknown = push_pending(results)
+    if unknown:
+        push_apps_load(app_ids=unknown)
+        ids, _ = push_pending(results)
+    push_enqueue_ids(ids)
 
 
 def push_fanout_message(*, message_id: int) -> list[list[int]]:

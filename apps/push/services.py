@@ -14,6 +14,7 @@ from apps.core.errors import InvalidField
 from apps.imusers.models import ImUser
 from apps.messaging.conversations import place_for
 from apps.messaging.models import ConversationMember
+from apps.push.delivery import push_apps_forget
 from apps.push.models import Device, PushCredential, PushPreferences, PushSettings
 from apps.push.models import Provider as ProviderName
 from apps.push.templates import TEMPLATE_FIELDS, check_template
@@ -146,11 +147,14 @@ def credentials_set(*, app: App, provider: str, data: dict[str, Any]) -> PushCre
         defaults={"ciphertext": encrypt_text(json.dumps(cleaned)), "summary": summary},
     )
     logger.info("push credentials set", extra={"app_key": app.app_key, "provider": provider})
+    # This process at once; gateway processes within PUSH_APPS_TTL_SECONDS.
+    push_apps_forget(app_id=app.pk)
     return credential
 
 
 def credentials_delete(*, app: App, provider: str) -> None:
     PushCredential.objects.filter(app=app, provider=provider).delete()
+    push_apps_forget(app_id=app.pk)
 
 
 def webpush_credentials_generate(*, app: App, subject: str) -> PushCredential:
