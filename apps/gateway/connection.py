@@ -15,6 +15,7 @@ from typing import Any
 from apps.core.conf import setting_int
 from apps.core.errors import DomainError
 from apps.gateway import handlers
+from apps.gateway.asgi_extensions import WEBSOCKET_WRITE
 from apps.gateway.caller import Caller, error_frame
 from apps.gateway.db import db
 from apps.gateway.process import GatewayProcess, current_process
@@ -53,6 +54,10 @@ class TokenBucket:
 class Connection:
     def __init__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         self.scope, self._receive, self._send = scope, receive, send
+        # The server's synchronous write, where it offers one (apps/gateway/asgi_extensions.py).
+        self._write_now: Callable[[bytes | str], None] | None = (scope.get("extensions") or {}).get(
+            WEBSOCKET_WRITE
+        )
         self.encoding = codec.Encoding.JSON
         self.process: GatewayProcess | None = None
         self.session: Session | None = None
@@ -123,10 +128,26 @@ class Connection:
             return
         await self._write_raw(data)
 
-    async def _write_raw(self, data: bytes | str) -> None:
-        key = "bytes" if isinstance(data, bytes) else "text"
+    def write_now(self, data: bytes | str) -> bool:
+        """``write`` without an await where the server offers a synchronous write; False when the
+        caller must ``await write(data)`` instead (no such write, or the login result is not out)."""
+        if self.closed:
+            return True
+        if self._write_now is None or not self.ready:
+            return False
         try:
-            await self._send({"type": "websocket.send", key: data})
+            self._write_now(data)
+        except Exception:  # the peer went away mid-write; the disconnect event follows
+            self.closed = True
+        return True
+
+    async def _write_raw(self, data: bytes | str) -> None:
+        try:
+            if self._write_now is not None:
+                self._write_now(data)
+            else:
+                key = "bytes" if isinstance(data, bytes) else "text"
+                await self._send({"type": "websocket.send", key: data})
         except Exception:  # the peer went away mid-write; the disconnect event follows
             self.closed = True
 
@@ -223,6 +244,10 @@ class Connection:
         except DomainError as exc:
             await self.error(frame.request_id, exc.code, exc.detail, fatal=True)
             await self.close(CLOSE_LOGIN_FAILED)
+            return
+        except Exception:  # the database, say: the client is told, and may log in again at once
+            logger.exception("login failed")
+            await self.error(frame.request_id, "internal_error", "The server failed on this login; retry.")
             return
         self.session, self.session_id = session, session.session_id
         self.caller = Caller(session=session, submit=self.process.sends.submit)

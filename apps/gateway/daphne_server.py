@@ -2,16 +2,17 @@
 
     python -m apps.gateway.daphne_server -b HOST -p PORT --proxy-headers imcloud.asgi:application
 
-Takes daphne's command-line options unchanged. The difference is how a ``websocket.send`` reaches
-the socket. Stock daphne frames every message in autobahn and hands it to Twisted, which
-registers the socket with the poller, writes it on the next loop iteration and unregisters it:
-two ``epoll_ctl`` calls and a loop callback per message and connection, which is what limits a
-large team's fan-out (docs/performance.md). Here, when the connection is a plain TCP socket whose
-Twisted buffer is empty, the frame (header + payload, unmasked as RFC 6455 has servers send) is
-written with one ``send``; whatever the kernel does not take goes through Twisted's buffer as
-before, and every other case (a buffer already waiting, TLS, compression, a closing connection)
-takes autobahn's own path. Order is kept because the direct write happens only while nothing is
-queued ahead of it.
+Takes daphne's command-line options unchanged. The difference is how a WebSocket message reaches
+the socket (through ``websocket.send``, or the ``imcloud.websocket.write`` scope extension that
+this server offers, apps/gateway/asgi_extensions.py). Stock daphne frames every message in
+autobahn and hands it to Twisted, which registers the socket with the poller, writes it on the
+next loop iteration and unregisters it: two ``epoll_ctl`` calls and a loop callback per message
+and connection, which is what limits a large team's fan-out (docs/performance.md). Here, when the
+connection is a plain TCP socket whose Twisted buffer is empty, the frame (header + payload,
+unmasked as RFC 6455 has servers send) is written with one ``send``; whatever the kernel does not
+take goes through Twisted's buffer as before, and every other case (a buffer already waiting, TLS,
+compression, a closing connection) takes autobahn's own path. Order is kept because the direct
+write happens only while nothing is queued ahead of it.
 
 WebSocket pings from the server are off by default (``--ping-interval`` defaults to a day here):
 clients keep the connection alive with the protocol's heartbeat, whose interval the SDKs learn
@@ -29,6 +30,8 @@ from typing import Any
 from daphne import cli, server, ws_protocol
 from twisted.internet import tcp
 
+from apps.gateway.asgi_extensions import WEBSOCKET_WRITE
+
 NO_PINGS = 86_400
 _AGAIN = (errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS, errno.EINTR)
 
@@ -44,6 +47,11 @@ def frame_header(length: int, *, binary: bool) -> bytes:
 
 
 class DirectWriteProtocol(ws_protocol.WebSocketProtocol):
+    def write_now(self, data: bytes | str) -> None:
+        """The ``imcloud.websocket.write`` extension (apps/gateway/asgi_extensions.py)."""
+        if self.state == self.STATE_OPEN:
+            self.serverSend(data, isinstance(data, bytes))
+
     def serverSend(self, content: bytes | str, binary: bool = False) -> None:
         payload = content.encode("utf8") if isinstance(content, str) else content
         if not self._write_direct(payload, binary=binary):
@@ -91,6 +99,11 @@ class Server(server.Server):
         # daphne builds its factory inside run(); give it our protocol as it is assigned.
         factory.protocol = DirectWriteProtocol
         self._ws_factory = factory
+
+    def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
+        if isinstance(protocol, DirectWriteProtocol):
+            scope.setdefault("extensions", {})[WEBSOCKET_WRITE] = protocol.write_now
+        return super().create_application(protocol, scope)
 
 
 class CommandLineInterface(cli.CommandLineInterface):

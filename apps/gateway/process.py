@@ -142,7 +142,8 @@ class GatewayProcess:
                     data = encoded.get(conn.encoding)
                     if data is None:
                         data = encoded[conn.encoding] = conn.encode_push(frame)
-                    await conn.write(data)
+                    if not conn.write_now(data):
+                        await conn.write(data)
 
     # --- housekeeping ------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ keeps its own outcome. Order within a conversation follows the order of the batc
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -625,9 +626,13 @@ def _prepared(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     as parameters instead of being quoted into the SQL text. (A transaction-pooling proxy in front
     of PostgreSQL must support prepared statements, as PgBouncer does since 1.21.)"""
     connection.ensure_connection()
+    started = time.monotonic()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, prepare=True)
-        return cursor.fetchall()
+        rows = cursor.fetchall()
+    if connection.queries_logged:  # as Django's own cursors do (DEBUG, CaptureQueriesContext)
+        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    return rows
 
 
 def _sql() -> _Statements:

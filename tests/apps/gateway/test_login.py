@@ -3,7 +3,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from django.db import OperationalError
 
+from apps.gateway import connection as gateway_connection
 from apps.protocol import codec
 from apps.protocol import imcloud_pb2 as pb
 from tests.apps.gateway.conftest import db_async
@@ -102,3 +104,21 @@ async def test_an_unknown_subprotocol_is_refused_at_the_handshake(app, connect):
 async def test_no_subprotocol_means_json(app, users, connect):
     client = await connect("alice", subprotocols=[], encoding=codec.Encoding.JSON)
     assert (await client.request(ping=pb.Ping())).WhichOneof("body") == "pong"
+
+
+async def test_a_login_the_database_fails_gets_an_error_and_may_be_retried(app, users, connect, monkeypatch):
+    real = gateway_connection.session_authenticate
+    calls: list[int] = []
+
+    def fails_once(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(**kwargs)
+
+    monkeypatch.setattr(gateway_connection, "session_authenticate", fails_once)
+    client = await connect()
+    failed = await client.login(app_key=app.app_key, accid="alice")
+    retried = await client.login(app_key=app.app_key, accid="alice")
+    assert (failed.error.code, failed.error.fatal) == ("internal_error", False)
+    assert retried.WhichOneof("body") == "login_result"
