@@ -63,6 +63,8 @@ class ApnsServer(PushServer):
             self.delivered: list[Received] = []
             self.jwts_accepted: list[str] = []  # each distinct provider token, in order
             self._last_jwt: dict[str, tuple[str, float]] = {}  # kid -> (jwt, accepted at)
+            # token -> (header, claims, the registered key it was verified with)
+            self._verified: dict[str, tuple[dict[str, Any], dict[str, Any], tuple[str, Any]]] = {}
 
     # --- set-up -----------------------------------------------------------------------------------
     def new_team_key(
@@ -121,23 +123,31 @@ class ApnsServer(PushServer):
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
             return "MissingProviderToken", "", {}, {}
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            return "InvalidProviderToken", token, {}, {}
-        registered = self.keys.get(str(header.get("kid", "")))
-        if header.get("alg") != "ES256" or registered is None:
-            return "InvalidProviderToken", token, header, {}
-        team_id, public_key = registered
-        try:
-            claims = jwt.decode(
-                token,
-                public_key,
-                algorithms=["ES256"],
-                options={"require": ["iss", "iat"], "verify_iat": False, "verify_exp": False},
-            )
-        except jwt.PyJWTError:
-            return "InvalidProviderToken", token, header, {}
+        verified = self._verified.get(token)
+        if verified is not None and self.keys.get(str(verified[0].get("kid", ""))) is verified[2]:
+            # As APNs does, a provider token's signature is checked once, not on every request.
+            header, claims, (team_id, _) = verified
+        else:
+            try:
+                header = jwt.get_unverified_header(token)
+            except jwt.PyJWTError:
+                return "InvalidProviderToken", token, {}, {}
+            registered = self.keys.get(str(header.get("kid", "")))
+            if header.get("alg") != "ES256" or registered is None:
+                return "InvalidProviderToken", token, header, {}
+            team_id, public_key = registered
+            try:
+                claims = jwt.decode(
+                    token,
+                    public_key,
+                    algorithms=["ES256"],
+                    options={"require": ["iss", "iat"], "verify_iat": False, "verify_exp": False},
+                )
+            except jwt.PyJWTError:
+                return "InvalidProviderToken", token, header, {}
+            if len(self._verified) >= 1000:
+                self._verified.clear()
+            self._verified[token] = (header, claims, registered)
         if claims["iss"] != team_id or not isinstance(claims["iat"], int):
             return "InvalidProviderToken", token, header, claims
         now = self.now()
