@@ -1,9 +1,9 @@
 """HTTP plumbing shared by the providers: the per-origin client cache, the send deadline, the clock.
 
-One ``httpx.Client`` per origin is kept open for the life of the process (thread-safe: httpx's
-connection pool takes its own locks), so APNs keeps one multiplexed HTTP/2 connection and the
-others keep their keep-alive connections. A forked child (Celery prefork) starts with an empty
-cache instead of sharing its parent's sockets.
+One client per origin and thread is kept open for the life of the process: an ``httpx.Client``,
+or for HTTP/2-only origins (APNs) a libcurl handle (apps/push/providers/curl.py), so APNs keeps
+its HTTP/2 connections and the others keep their keep-alive connections. A forked child (Celery
+prefork) starts with an empty cache instead of sharing its parent's sockets.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ import httpx
 
 from apps.push.providers import config
 from apps.push.providers.base import RETRY, ProviderResult
+from apps.push.providers.curl import CurlHttp2Client
+
+Client = httpx.Client | CurlHttp2Client
 
 
 class Clock:
@@ -42,7 +45,7 @@ CLOCK = Clock()
 
 # --- Client cache ---------------------------------------------------------------------------------
 _clients_lock = threading.Lock()
-_clients: OrderedDict[tuple[str, bool, int], httpx.Client] = OrderedDict()
+_clients: OrderedDict[tuple[str, bool, int], Client] = OrderedDict()
 
 
 def origin_of(url: str) -> str:
@@ -50,7 +53,7 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def client_for(url: str, *, http2_only: bool = False) -> httpx.Client:
+def client_for(url: str, *, http2_only: bool = False) -> Client:
     """This thread's client for the origin of ``url``.
 
     One client (and so one connection) per thread: httpcore's HTTP/2 connection is not safe to
@@ -58,27 +61,31 @@ def client_for(url: str, *, http2_only: bool = False) -> httpx.Client:
     benchmark saw lost and duplicated notifications, encode/httpcore#1062). Workers keep their
     threads, so each thread keeps reusing its own connection.
 
-    ``http2_only`` (APNs): HTTP/2 via ALPN on https, and with prior knowledge (h2c) on http.
-    Otherwise HTTP/1.1, or HTTP/2 when the server offers it through ALPN.
+    ``http2_only`` (APNs): libcurl, HTTP/2 via ALPN on https and with prior knowledge (h2c) on
+    http. Otherwise httpx: HTTP/1.1, or HTTP/2 when the server offers it through ALPN.
     """
     key = (origin_of(url), http2_only, threading.get_ident())
     with _clients_lock:
-        client = _clients.get(key)
-        if client is not None and not client.is_closed:
+        cached = _clients.get(key)
+        if cached is not None and not cached.is_closed:
             _clients.move_to_end(key)
-            return client
-        client = httpx.Client(
-            http1=not http2_only,
-            http2=True,
-            timeout=httpx.Timeout(config.TOTAL_TIMEOUT, connect=config.CONNECT_TIMEOUT),
-            limits=httpx.Limits(
-                max_connections=config.MAX_CONNECTIONS_PER_ORIGIN,
-                max_keepalive_connections=config.MAX_CONNECTIONS_PER_ORIGIN,
-                keepalive_expiry=config.KEEPALIVE_EXPIRY,
-            ),
-            headers={"user-agent": config.USER_AGENT},
-            follow_redirects=False,
-            trust_env=False,
+            return cached
+        client: Client = (
+            CurlHttp2Client()
+            if http2_only
+            else httpx.Client(
+                http1=True,
+                http2=True,
+                timeout=httpx.Timeout(config.TOTAL_TIMEOUT, connect=config.CONNECT_TIMEOUT),
+                limits=httpx.Limits(
+                    max_connections=config.MAX_CONNECTIONS_PER_ORIGIN,
+                    max_keepalive_connections=config.MAX_CONNECTIONS_PER_ORIGIN,
+                    keepalive_expiry=config.KEEPALIVE_EXPIRY,
+                ),
+                headers={"user-agent": config.USER_AGENT},
+                follow_redirects=False,
+                trust_env=False,
+            )
         )
         _clients[key] = client
         evicted = []
@@ -129,7 +136,7 @@ class Deadline:
 
 
 def post(
-    client: httpx.Client,
+    client: Client,
     url: str,
     *,
     deadline: Deadline,
