@@ -1010,13 +1010,24 @@ def main() -> int:
         "push_rate_per_second_setting": RATE_LIMIT,
         "worker_loglevel": args.worker_loglevel,
         "apns_double_lenient_jwt": lenient,
-        "double_keep_alive_max_requests": "raised from hypercorn's 1,000 to 1e9 (bench/push_server.py)",
+        "double_front": "bench/push_server.py --front (default: h2c for apns, hypercorn for the others; "
+        "hypercorn's 1,000-request cap per connection raised to 1e9); the one used is setup.double_front",
         "send_path": "apps.messaging.services.message_send in bench/push_app.py (one process)",
         "target_notifications_per_s": TARGET_PER_S,
     }
     results["machine"] = machine()
     results["versions"] = versions()
-    for name in ("celery", "kombu", "httpx", "httpcore", "h2", "Hypercorn", "PyJWT", "cryptography"):
+    for name in (
+        "celery",
+        "kombu",
+        "httpx",
+        "httpcore",
+        "h2",
+        "Hypercorn",
+        "PyJWT",
+        "cryptography",
+        "pycurl",
+    ):
         with contextlib.suppress(Exception):
             from importlib import metadata
 
@@ -1075,6 +1086,7 @@ def main() -> int:
                     **provisioned,
                     **setup,
                     "server_url": url,
+                    "double_front": info.get("front", "hypercorn"),
                     "seconds": round(time.monotonic() - t0, 1),
                 }
                 log(f"setup: {results['setup']}")

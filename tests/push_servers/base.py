@@ -6,7 +6,11 @@ speaks HTTP/1.1 and HTTP/2 on one plain-TCP port (h2c with prior knowledge, as t
 uses it locally). ``scope["client"]`` is the peer's (host, port), so the set of them seen is the
 set of TCP connections the client opened.
 
-In pytest: ``server = ApnsServer().start()`` ... ``server.stop()``.
+``start_h2c()`` serves the same double through a lean HTTP/2-only front end instead
+(tests/push_servers/h2c.py: asyncio + h2, no ASGI), for the benchmark of the APNs client; both fronts
+hand each request to ``respond``, which records it and asks ``handle``.
+
+In pytest: ``server = ApnsServer().start()`` (or ``.start_h2c()``) ... ``server.stop()``.
 For a benchmark: ``python -m tests.push_servers.apns --port 9001`` prints one JSON line (its URL and
 the credentials/subscriptions it accepts) and serves until SIGINT/SIGTERM.
 """
@@ -149,6 +153,21 @@ class PushServer:
     def handle(self, request: Request) -> Response:
         raise NotImplementedError
 
+    def respond(self, request: Request) -> Response:
+        """Record ``request`` and answer it with ``handle`` (both fronts, ASGI and h2c, call this).
+
+        A bug in ``handle`` is recorded in ``errors`` (the tests assert it stays empty) and answered
+        500. The caller honours ``response.delay``.
+        """
+        with self.lock:
+            self.connections.add(request.client)
+            self.requests.append(request)
+            try:
+                return self.handle(request)
+            except Exception:
+                self.errors.append(traceback.format_exc())
+                return Response(500, b"test server bug")
+
     # --- ASGI -------------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -179,14 +198,7 @@ class PushServer:
             client=(str(client[0]), int(client[1])),
             http_version=scope.get("http_version", ""),
         )
-        with self.lock:
-            self.connections.add(request.client)
-            self.requests.append(request)
-            try:
-                response = self.handle(request)
-            except Exception:
-                self.errors.append(traceback.format_exc())
-                response = Response(500, b"test server bug")
+        response = self.respond(request)
         if response.delay:
             await asyncio.sleep(response.delay)
         await send(
@@ -204,11 +216,8 @@ class PushServer:
 
     # --- running ----------------------------------------------------------------------------------
     def start(self, host: str = "127.0.0.1", port: int = 0) -> PushServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(1024)
-        self.host, self.port = host, sock.getsockname()[1]
+        """Serve with hypercorn (HTTP/1.1 and h2c) in a daemon thread."""
+        sock = self._listen(host, port)
         config = Config()
         config.bind = [f"fd://{sock.detach()}"]  # hypercorn takes the bound socket over
         config.accesslog = None
@@ -216,20 +225,43 @@ class PushServer:
         config.graceful_timeout = 0.5
         config.keep_alive_timeout = 300
         config.h2_max_concurrent_streams = 1000
+        self._run(lambda stop: serve(self, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+        return self
+
+    def start_h2c(self, host: str = "127.0.0.1", port: int = 0) -> PushServer:
+        """Serve HTTP/2 with prior knowledge only, through tests/push_servers/h2c.py, in a daemon thread.
+
+        Far cheaper per request than hypercorn; what the APNs client speaks to an http:// URL.
+        """
+        from tests.push_servers.h2c import serve_h2c
+
+        sock = self._listen(host, port)
+        self._run(lambda stop: serve_h2c(self, sock, stop))
+        return self
+
+    def _listen(self, host: str, port: int) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(1024)
+        self.host, self.port = host, sock.getsockname()[1]
+        return sock
+
+    def _run(self, serve_until: Callable[[asyncio.Event], Awaitable[Any]]) -> None:
+        """Run ``serve_until(stop_event)`` on an event loop in a daemon thread; ``stop()`` sets the event."""
         started = threading.Event()
 
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
             self._stop_event = asyncio.Event()
             started.set()
-            await serve(self, config, shutdown_trigger=self._stop_event.wait)  # type: ignore[arg-type]
+            await serve_until(self._stop_event)
 
         self._thread = threading.Thread(
             target=asyncio.run, args=(main(),), name=f"{self.name}-server", daemon=True
         )
         self._thread.start()
         started.wait(10)
-        return self
 
     def stop(self) -> None:
         if self._loop is not None and self._stop_event is not None:
