@@ -162,6 +162,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django fix-up closes the database connections before and after every task unless this
+# is set: a new PostgreSQL backend per task. Workers keep them instead, and Django's own per-request
+# housekeeping (CONN_MAX_AGE, health check) runs after each task (imcloud/celery.py).
+CELERY_DB_REUSE_MAX = 1_000_000_000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Periodic sweeps: the broker is not the source of truth, so work it lost is found in the database.
 CELERY_BEAT_SCHEDULE = {

@@ -95,10 +95,12 @@ def push_deliver_batch(*, message_id: int, user_ids: Sequence[int]) -> BatchOutc
     message = fanout.load_message(message_id)
     if message is None:
         return BatchOutcome(deferred=False, retries=[], sent=0)
-    planned = fanout.plan(message, list(user_ids))
+    # One read of the app's push settings for the batch: templates and mobile rule, and its rate.
+    settings = fanout.settings_for(message.app_id)
+    planned = fanout.plan(message, list(user_ids), settings=settings)
     if not planned:
         return BatchOutcome(deferred=False, retries=[], sent=0)
-    if not fanout.within_rate(message.app_id, len(planned)):
+    if not fanout.within_rate(message.app_id, len(planned), settings=settings):
         return BatchOutcome(deferred=True, retries=[], sent=0)
     with transaction.atomic():
         claimed = fanout.reserve(message, planned)

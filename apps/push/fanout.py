@@ -122,11 +122,22 @@ class Planned:
     notification: Notification
 
 
-def plan(message: Message, user_ids: Sequence[int], now: dt.datetime | None = None) -> list[Planned]:
+def settings_for(app_id: int) -> PushSettings:
+    settings, _ = PushSettings.objects.get_or_create(app_id=app_id)
+    return settings
+
+
+def plan(
+    message: Message,
+    user_ids: Sequence[int],
+    now: dt.datetime | None = None,
+    *,
+    settings: PushSettings | None = None,
+) -> list[Planned]:
     """The devices to notify of ``message`` among ``user_ids``, and what to tell each."""
     now = now or timezone.now()
     app_id = message.app_id
-    settings, _ = PushSettings.objects.get_or_create(app_id=app_id)
+    settings = settings or settings_for(app_id)
     muted = set(
         ConversationMember.objects.filter(
             conversation_id=message.conversation_id, user_id__in=user_ids, push_muted=True
@@ -414,8 +425,8 @@ def retry_delay(attempts: int, retry_after: float | None) -> float:
     return max(retry_after or 0.0, random.uniform(backoff / 2, backoff))  # noqa: S311 - jitter, not secrets
 
 
-def within_rate(app_id: int, count: int) -> bool:
-    settings, _ = PushSettings.objects.get_or_create(app_id=app_id)
+def within_rate(app_id: int, count: int, *, settings: PushSettings | None = None) -> bool:
+    settings = settings or settings_for(app_id)
     return _within_rate(app_id, settings.rate_per_second, count)
 
 
