@@ -86,7 +86,7 @@ class Scale:
 FULL = Scale(
     users=10_000,
     small_team_size=100,
-    sustained_rates=[200, 400, 600, 800, 1_000, 1_500, 2_000, 3_000],
+    sustained_rates=[200, 400, 600, 800, 1_000, 1_500, 2_000, 2_500, 3_000],
     step_s=30,
     drain_max_s=180,
 )
