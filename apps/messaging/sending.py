@@ -8,19 +8,18 @@ keeps its own outcome. Order within a conversation follows the order of the batc
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
 
-import psycopg
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Field, Model
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
 from apps.core.errors import DomainError, InvalidField
+from apps.core.sql import prepared
 from apps.imusers.models import ImUser
 from apps.messaging import errors, limits
 from apps.messaging.clock import now_ms
@@ -450,7 +449,7 @@ class _PostgresStatements(_Statements):
         if not pending:
             return {}
         keys = {_key(requests[i]) for i in pending}
-        rows = _prepared(
+        rows = prepared(
             "SELECT m.id FROM messaging_message m "
             "JOIN unnest(%s::bigint[], %s::bigint[], %s::text[]) AS k(app_id, sender_id, client_msg_id) "
             "ON m.app_id = k.app_id AND m.sender_id = k.sender_id AND m.client_msg_id = k.client_msg_id",
@@ -471,7 +470,7 @@ class _PostgresStatements(_Statements):
     ) -> None:
         if not pending:
             return
-        rows = _prepared(
+        rows = prepared(
             _p2p_sql(),
             [
                 pending,
@@ -526,7 +525,7 @@ class _PostgresStatements(_Statements):
         if not wanted:
             return
         order = list(wanted)
-        rows = _prepared(
+        rows = prepared(
             _team_sql(),
             [
                 order,
@@ -563,7 +562,7 @@ class _PostgresStatements(_Statements):
         if not conversations:
             return {}
         ids = sorted(conversations)
-        rows = _prepared(
+        rows = prepared(
             "SELECT c.id, c.last_seq FROM messaging_conversation c "
             "JOIN unnest(%s::bigint[], %s::bigint[]) AS k(id, app_id) "
             "ON c.id = k.id AND c.app_id = k.app_id ORDER BY c.id FOR UPDATE OF c",
@@ -579,7 +578,7 @@ class _PostgresStatements(_Statements):
         stamp: int,
     ) -> None:
         # One statement: the two updates run as data-modifying CTEs of the insert.
-        rows = _prepared(
+        rows = prepared(
             "WITH conversations AS ("
             " UPDATE messaging_conversation c SET last_seq = v.last_seq, updated_ms = %s"
             " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, app_id, last_seq)"
@@ -618,21 +617,6 @@ class _PostgresStatements(_Statements):
         for message in messages:
             message.pk = ids[(message.conversation_id, message.seq)]
             message._state.adding, message._state.db = False, connection.alias
-
-
-def _prepared(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """Run one of the statements above with server-side binding, prepared once per connection:
-    PostgreSQL then parses and plans each of them once, not once per batch, and the arrays travel
-    as parameters instead of being quoted into the SQL text. (A transaction-pooling proxy in front
-    of PostgreSQL must support prepared statements, as PgBouncer does since 1.21.)"""
-    connection.ensure_connection()
-    started = time.monotonic()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)
-        rows = cursor.fetchall()
-    if connection.queries_logged:  # as Django's own cursors do (DEBUG, CaptureQueriesContext)
-        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
-    return rows
 
 
 def _sql() -> _Statements:

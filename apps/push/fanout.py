@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from apps.core.crypto import decrypt_text
 from apps.core.ratelimit import count_in_second
+from apps.core.sql import prepared
 from apps.gateway.presence import presence_store
 from apps.gateway.sessions import DESKTOP
 from apps.messaging.models import ConversationKind, ConversationMember, Message, MessageType
@@ -239,6 +240,69 @@ def reserve(message: Message, planned: Sequence[Planned]) -> list[tuple[PushAtte
     INSERT and one UPDATE per chunk of devices, whatever the batch size; RETURNING works on
     PostgreSQL and on SQLite >= 3.35 (the embedded quick start).
     """
+    ordered = sorted(planned, key=lambda p: p.device.pk)
+    by_device = {p.device.pk: p for p in ordered}
+    now = timezone.now()
+    rows = (
+        _insert_and_claim_postgres(message, ordered, now)
+        if connection.vendor == "postgresql"
+        else (_insert_and_claim_portable(message, ordered, now))
+    )
+    claimed = []
+    for attempt_id, device_id, attempts in rows:
+        chosen = by_device[device_id]
+        attempt = PushAttempt(
+            id=attempt_id,
+            app_id=message.app_id,
+            message_id=message.pk,
+            device_id=device_id,
+            provider=chosen.device.provider,
+            status=AttemptStatus.SENDING,
+            attempts=attempts,
+            badge=chosen.notification.badge,
+            updated_at=now,
+        )
+        claimed.append((attempt, chosen))
+    return claimed
+
+
+def _insert_and_claim_postgres(
+    message: Message, ordered: Sequence[Planned], now: dt.datetime
+) -> list[tuple[Any, ...]]:
+    """(attempt id, device id, attempts) of the pairs claimed: two fixed statements, prepared."""
+    table = connection.ops.quote_name(PushAttempt._meta.db_table)
+    c = _column
+    # In device order: two tasks inserting the same pairs in different orders could deadlock.
+    prepared(
+        f"INSERT INTO {table} ({c('app')}, {c('message')}, {c('device')}, {c('provider')}, {c('status')},"  # noqa: S608 - names from the model
+        f" {c('attempts')}, {c('status_code')}, {c('detail')}, {c('response')}, {c('badge')},"
+        f" {c('created_at')}, {c('updated_at')})"
+        " SELECT %s, %s, v.device_id, v.provider, %s, 0, 0, '', '', v.badge, %s, %s"
+        " FROM unnest(%s::bigint[], %s::text[], %s::int[]) WITH ORDINALITY"
+        " AS v(device_id, provider, badge, n) ORDER BY v.n ON CONFLICT DO NOTHING",
+        [
+            message.app_id,
+            message.pk,
+            AttemptStatus.PENDING.value,
+            now,
+            now,
+            [p.device.pk for p in ordered],
+            [p.device.provider for p in ordered],
+            [p.notification.badge for p in ordered],
+        ],
+    )
+    return prepared(
+        f"UPDATE {table} SET {c('status')} = %s, {c('updated_at')} = %s"  # noqa: S608 - names from the model
+        f" WHERE {c('message')} = %s AND {c('status')} = %s AND {c('device')} = ANY(%s::bigint[])"
+        f" RETURNING {c('id')}, {c('device')}, {c('attempts')}",
+        [AttemptStatus.SENDING, now, message.pk, AttemptStatus.PENDING, [p.device.pk for p in ordered]],
+    )
+
+
+def _insert_and_claim_portable(
+    message: Message, ordered: Sequence[Planned], now: dt.datetime
+) -> list[tuple[Any, ...]]:
+    """The same through the ORM and one UPDATE per chunk of devices (SQLite's variable limit)."""
     PushAttempt.objects.bulk_create(
         [
             PushAttempt(
@@ -248,18 +312,15 @@ def reserve(message: Message, planned: Sequence[Planned]) -> list[tuple[PushAtte
                 provider=p.device.provider,
                 badge=p.notification.badge,
             )
-            # In device order: two tasks inserting the same pairs in different orders could deadlock.
-            for p in sorted(planned, key=lambda p: p.device.pk)
+            for p in ordered
         ],
         ignore_conflicts=True,
     )
-    by_device = {p.device.pk: p for p in planned}
-    now = timezone.now()
     sql_now = connection.ops.adapt_datetimefield_value(now)
     table = connection.ops.quote_name(PushAttempt._meta.db_table)
-    claimed = []
+    rows: list[tuple[Any, ...]] = []
     with connection.cursor() as cursor:
-        for chunk in _chunks(list(by_device), CLAIM_CHUNK):
+        for chunk in _chunks([p.device.pk for p in ordered], CLAIM_CHUNK):
             status, device = _column("status"), _column("device")
             sql = (
                 f"UPDATE {table} SET {status} = %s, {_column('updated_at')} = %s"  # noqa: S608 - names from the model
@@ -270,21 +331,8 @@ def reserve(message: Message, planned: Sequence[Planned]) -> list[tuple[PushAtte
             cursor.execute(
                 sql, [AttemptStatus.SENDING.value, sql_now, message.pk, AttemptStatus.PENDING.value, *chunk]
             )
-            for attempt_id, device_id, attempts in cursor.fetchall():
-                chosen = by_device[device_id]
-                attempt = PushAttempt(
-                    id=attempt_id,
-                    app_id=message.app_id,
-                    message_id=message.pk,
-                    device_id=device_id,
-                    provider=chosen.device.provider,
-                    status=AttemptStatus.SENDING,
-                    attempts=attempts,
-                    badge=chosen.notification.badge,
-                    updated_at=now,
-                )
-                claimed.append((attempt, chosen))
-    return claimed
+            rows.extend(cursor.fetchall())
+    return rows
 
 
 _send_pool: ThreadPoolExecutor | None = None
@@ -368,15 +416,15 @@ def _write_outcomes(cursor: CursorWrapper, rows: Sequence[tuple[Any, ...]]) -> N
     """Each row: the _OUTCOME_FIELDS values, then the attempt id."""
     table = connection.ops.quote_name(PushAttempt._meta.db_table)
     if connection.vendor == "postgresql":
-        # One set-based statement: PostgreSQL plans and runs it once for all the rows.
-        names = ", ".join([*(connection.ops.quote_name(f) for f in _OUTCOME_FIELDS), "id"])
-        assignments = ", ".join(f"{_column(f)} = v.{connection.ops.quote_name(f)}" for f in _OUTCOME_FIELDS)
-        values = ", ".join(["(" + ", ".join(["%s"] * (len(_OUTCOME_FIELDS) + 1)) + ")"] * len(rows))
-        sql = (
-            f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS v ({names})"  # noqa: S608 - names from the model
-            f" WHERE {table}.{_column('id')} = v.id"
+        # One fixed statement, prepared: the rows travel as arrays.
+        assignments = ", ".join(f"{_column(f)} = v.{f}" for f in _OUTCOME_FIELDS)
+        columns = list(zip(*rows, strict=True))
+        prepared(
+            f"UPDATE {table} SET {assignments} FROM unnest(%s::int[], %s::int[], %s::text[], %s::text[],"  # noqa: S608 - names from the model
+            f" %s::text[], %s::timestamptz[], %s::bigint[]) AS v({', '.join(_OUTCOME_FIELDS)}, id)"
+            f" WHERE {table}.{_column('id')} = v.id",
+            [list(column) for column in columns],
         )
-        cursor.execute(sql, [value for row in rows for value in row])
         return
     assignments = ", ".join(f"{_column(f)} = %s" for f in _OUTCOME_FIELDS)
     sql = f"UPDATE {table} SET {assignments} WHERE {_column('id')} = %s"  # noqa: S608 - names from the model
