@@ -28,7 +28,9 @@ async def test_replies_are_matched_by_link_and_request_id_and_stale_ones_found()
     outbox = Outbox()
     pending = _pending("a")
     outbox.add(pending)
-    pending.link_id, pending.request_id, pending.sent_at = 3, 5, 100.0
+    outbox.assign(pending, 3, 5)
+    pending.sent_at = 100.0
+    assert (pending.link_id, pending.request_id) == (3, 5)
     assert outbox.on_link(3, 5) is pending
     assert outbox.on_link(4, 5) is None  # the same id on another link is another request
     assert outbox.unanswered_since(3, before=110.0) == [pending]
@@ -46,3 +48,18 @@ async def test_fail_all_rejects_every_waiting_request():
     with pytest.raises(ImError) as failed:
         await pending.future
     assert failed.value.code == "kicked"
+
+
+async def test_a_request_resent_on_a_new_link_answers_only_there_and_leaves_nothing_behind():
+    outbox = Outbox()
+    pending, other = _pending("a"), _pending("b")
+    outbox.add(pending)
+    outbox.add(other)
+    outbox.assign(pending, 3, 5)
+    outbox.assign(other, 3, 6)
+    outbox.assign(pending, 4, 1)  # the link died; written again on the next one
+    assert (outbox.on_link(3, 5), outbox.on_link(4, 1), outbox.on_link(3, 6)) == (None, pending, other)
+    outbox.remove(pending)
+    outbox.remove(other)
+    assert (outbox.on_link(4, 1), outbox.on_link(3, 6)) == (None, None)
+    assert (outbox._by_reply, outbox._reply_of) == ({}, {})

@@ -370,7 +370,7 @@ class Client(GeneratedRequests):
 
     async def _write(self, link: WsLink, pending: Pending) -> None:
         request_id = link.next_request_id()
-        pending.link_id, pending.request_id = link.id, request_id
+        self._outbox.assign(pending, link.id, request_id)
         pending.sent_at = self._clock.monotonic()
         pending.attempts += 1
         if pending.attempts > 1:

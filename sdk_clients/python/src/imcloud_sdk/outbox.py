@@ -50,12 +50,27 @@ class Pending:
 class Outbox:
     def __init__(self) -> None:
         self._items: dict[int, Pending] = {}
+        # (link id, request id) -> the request written with it: a reply finds its request at once.
+        self._by_reply: dict[tuple[int, int], Pending] = {}
+        self._reply_of: dict[int, tuple[int, int]] = {}
 
     def add(self, pending: Pending) -> None:
         self._items[pending.id] = pending
 
     def remove(self, pending: Pending) -> None:
         self._items.pop(pending.id, None)
+        key = self._reply_of.pop(pending.id, None)
+        if key is not None:
+            self._by_reply.pop(key, None)
+
+    def assign(self, pending: Pending, link_id: int, request_id: int) -> None:
+        """The request is (about to be) written to a link with this request id."""
+        old = self._reply_of.get(pending.id)
+        if old is not None:
+            self._by_reply.pop(old, None)
+        pending.link_id, pending.request_id = link_id, request_id
+        self._by_reply[(link_id, request_id)] = pending
+        self._reply_of[pending.id] = (link_id, request_id)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -64,10 +79,12 @@ class Outbox:
         return list(self._items.values())
 
     def on_link(self, link_id: int, request_id: int) -> Pending | None:
-        for pending in self._items.values():
-            if pending.link_id == link_id and pending.request_id == request_id:
-                return pending
-        return None
+        pending = self._by_reply.get((link_id, request_id))
+        if pending is None or pending.id not in self._items:
+            return None
+        if (pending.link_id, pending.request_id) != (link_id, request_id):
+            return None  # moved on to another link since
+        return pending
 
     def unanswered_since(self, link_id: int, before: float) -> list[Pending]:
         """Requests written to this link before `before` and still without a reply."""
@@ -86,3 +103,5 @@ class Outbox:
             if not pending.future.done():
                 pending.future.set_exception(error)
         self._items.clear()
+        self._by_reply.clear()
+        self._reply_of.clear()
