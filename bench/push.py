@@ -267,9 +267,10 @@ def postmaster_pid() -> int | None:
 class Cpu:
     """CPU of process groups over a window, in % of one core, plus all of PostgreSQL.
 
-    Celery's Django fixup closes the database connection before and after every task, so the
-    workers' PostgreSQL backends live for one task each: they are counted through the postmaster's
-    reaped-children time (cutime + cstime) plus the backends alive at the end. This is the whole
+    PostgreSQL backends may live for less than a window (Celery's Django fix-up closed the database
+    connection around every task until the workers set CELERY_DB_REUSE_MAX; CONN_MAX_AGE still
+    retires them): they are counted through the postmaster's reaped-children time (cutime +
+    cstime) plus the backends alive at the end. This is the whole
     PostgreSQL cluster (other databases' work on a shared box included; it is idle otherwise).
     """
 

@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import importlib.util
 import json
 import math
@@ -203,12 +204,13 @@ class Target:
     redis_url: str = ""
     database: str = ""
 
-    def cpu_groups(self, pool: Pool) -> dict[str, list[int]]:
-        groups = {f"server_{i}_pct": [pid] for i, pid in enumerate(self.server_pids)}
+    def cpu_groups(self, pool: Pool) -> dict[str, stack.Pids]:
+        groups: dict[str, stack.Pids] = {f"server_{i}_pct": [pid] for i, pid in enumerate(self.server_pids)}
         groups["servers_total_pct"] = list(self.server_pids)
         groups["loadgen_total_pct"] = pool.pids
         if self.database:
-            groups["postgres_pct"] = postgres_pids(self.database)
+            # Listed again at the end of each window: backends reopened meanwhile count too.
+            groups["postgres_pct"] = functools.partial(postgres_pids, self.database)
         if self.redis_url:
             groups["redis_server_pct"] = stack.pids_named("redis-server")
         return groups

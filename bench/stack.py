@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,11 +149,19 @@ def pids_named(name: str) -> list[int]:
     return found
 
 
+Pids = list[int] | Callable[[], list[int]]
+
+
 @dataclass
 class CpuWindow:
-    """CPU used by named groups of processes over a window, in percent of one core."""
+    """CPU used by named groups of processes over a window, in percent of one core.
 
-    groups: dict[str, list[int]]
+    A group is a list of pids, or a function that lists them: that one is asked again at the end
+    of the window, and a process it lists then that was not there at the start (a PostgreSQL
+    backend reopened under CONN_MAX_AGE, say) counts with all its CPU, since it started within
+    the window. A process that exited during the window counts for nothing either way."""
+
+    groups: dict[str, Pids]
     started: float = 0.0
     ticks: dict[int, int] = field(default_factory=dict)
     machine: tuple[int, int] = (0, 0)
@@ -165,19 +173,22 @@ class CpuWindow:
     def __exit__(self, *exc: object) -> None:
         return None
 
+    def _pids(self, group: Pids) -> list[int]:
+        return group() if callable(group) else group
+
     def start(self) -> None:
         self.started = time.monotonic()
-        self.ticks = {pid: cpu_ticks(pid) for pids in self.groups.values() for pid in pids}
+        self.ticks = {pid: cpu_ticks(pid) for group in self.groups.values() for pid in self._pids(group)}
         self.machine = machine_ticks()
 
     def read(self) -> dict[str, float]:
         elapsed = max(1e-6, time.monotonic() - self.started)
-        now = {pid: cpu_ticks(pid) for pid in self.ticks}
+        members = {name: self._pids(group) for name, group in self.groups.items()}
+        now = {pid: cpu_ticks(pid) for pids in members.values() for pid in pids}
         # A process that exited during the window reads 0: it counts for nothing, not negative.
-        used = {pid: max(0, ticks - self.ticks[pid]) if ticks else 0 for pid, ticks in now.items()}
+        used = {pid: max(0, ticks - self.ticks.get(pid, 0)) if ticks else 0 for pid, ticks in now.items()}
         out = {
-            g: round(100 * sum(used[p] for p in pids) / CLK_TCK / elapsed, 1)
-            for g, pids in self.groups.items()
+            g: round(100 * sum(used[p] for p in pids) / CLK_TCK / elapsed, 1) for g, pids in members.items()
         }
         busy, total = machine_ticks()
         machine_pct = 100 * (busy - self.machine[0]) / max(1, total - self.machine[1])
