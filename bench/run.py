@@ -28,7 +28,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import functools
-import importlib.util
 import json
 import math
 import multiprocessing as mp
@@ -832,24 +831,13 @@ def flush_redis(url: str) -> None:
 SERVERS = ("daphne", "uvicorn")
 
 
-def server_command(server: str, port: int, source: Path) -> list[str]:
-    """The gateway command of ``source``'s scripts/run.py (docs/operations.md) for ``server``."""
-    spec = importlib.util.spec_from_file_location("imcloud_run_script", source / "scripts" / "run.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    command: list[str] = module.server_command(server, "127.0.0.1", port)
-    return command
-
-
 @contextlib.contextmanager
 def gateways(env: dict[str, str], count: int, logs: Path, source: Path, server: str) -> Iterator[Target]:
     ports = [stack.free_port() for _ in range(count)]
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for i, port in enumerate(ports):
-            command = server_command(server, port, source)
+            command = stack.server_command(server, port, source)
             procs.append(stack.spawn(command, env=env, log=logs / f"{server}-{i}.log", cwd=source))
         for port in ports:
             stack.wait_http(f"http://127.0.0.1:{port}/healthz", procs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib.util
 import os
 import signal
 import socket
@@ -147,6 +148,18 @@ def pids_named(name: str) -> list[int]:
                 if (entry / "comm").read_text().strip() == name:
                     found.append(int(entry.name))
     return found
+
+
+def server_command(server: str, port: int, source: Path = ROOT) -> list[str]:
+    """The gateway command (daphne or uvicorn, on 127.0.0.1) of ``source``'s scripts/run.py, the
+    one docs/operations.md describes: what the bench and the live tests start."""
+    spec = importlib.util.spec_from_file_location("imcloud_run_script", source / "scripts" / "run.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    command: list[str] = module.server_command(server, "127.0.0.1", port)
+    return command
 
 
 Pids = list[int] | Callable[[], list[int]]

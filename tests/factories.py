@@ -12,6 +12,9 @@ from apps.accounts.models import Developer
 from apps.core.crypto import encrypt_text
 from apps.imusers.models import ImUser
 from apps.imusers.tokens import token_hash
+from apps.messaging.content import MessageContent
+from apps.messaging.models import ConversationKind, MessageType
+from apps.messaging.sending import SendRequest
 from apps.tenants.models import App
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
@@ -59,3 +62,24 @@ class ImUserFactory(factory.django.DjangoModelFactory):
     @classmethod
     def _adjust_kwargs(cls, **kwargs: Any) -> dict[str, Any]:
         return kwargs
+
+
+def send_request(
+    *,
+    app: App,
+    sender: ImUser,
+    target: str,
+    client_msg_id: str,
+    team: bool = False,
+    text: str = "hi",
+    **content: Any,
+) -> SendRequest:
+    """A text send as a transport hands it to ``message_send_many`` (one-to-one unless ``team``)."""
+    return SendRequest(
+        app=app,
+        sender=sender,
+        conversation_type=ConversationKind.TEAM if team else ConversationKind.P2P,
+        target=target,
+        client_msg_id=client_msg_id,
+        content=MessageContent(type=MessageType.TEXT, text=text, **content),
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.util
 import json
 import os
 import signal
@@ -19,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bench.stack import server_command
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE_VARS = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
@@ -174,17 +175,6 @@ class Gateways:
 
     def ws(self, index: int) -> str:
         return self.bases[index].replace("http://", "ws://") + "/ws"
-
-
-def server_command(server: str, port: int) -> list[str]:
-    """The command scripts/run.py uses for ``server`` (daphne or uvicorn)."""
-    spec = importlib.util.spec_from_file_location("imcloud_run_script", ROOT / "scripts" / "run.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    command: list[str] = module.server_command(server, "127.0.0.1", port)
-    return command
 
 
 @contextlib.contextmanager

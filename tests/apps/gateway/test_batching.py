@@ -10,18 +10,14 @@ from typing import Any
 import pytest
 
 from apps.gateway import batching
-from apps.messaging.content import MessageContent
-from apps.messaging.models import ConversationKind, MessageType
 from apps.messaging.sending import SendRequest, SendResult
+from tests.factories import send_request
 
 INTERVAL_MS = 400
 
 
 def _request(app: Any, sender: Any, client_msg_id: str) -> SendRequest:
-    return SendRequest(
-        app=app, sender=sender, conversation_type=ConversationKind.P2P, target="bob",
-        client_msg_id=client_msg_id, content=MessageContent(type=MessageType.TEXT, text=client_msg_id),
-    )  # fmt: skip
+    return send_request(app=app, sender=sender, target="bob", client_msg_id=client_msg_id, text=client_msg_id)
 
 
 @pytest.mark.django_db(transaction=True)

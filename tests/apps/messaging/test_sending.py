@@ -9,24 +9,18 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.core.errors import DomainError
 from apps.messaging import sending
-from apps.messaging.content import MessageContent
-from apps.messaging.models import Conversation, ConversationKind, ConversationMember, Message, MessageType
-from apps.messaging.sending import SendRequest, SendResult, message_send_many
+from apps.messaging.models import Conversation, ConversationKind, ConversationMember, Message
+from apps.messaging.sending import SendResult, message_send_many
 from apps.teams.services import team_create
-from tests.factories import AppFactory, ImUserFactory
+from tests.factories import AppFactory, ImUserFactory, send_request
 from tests.markers import requires_postgres
 
 P2P, TEAM = ConversationKind.P2P, ConversationKind.TEAM
 
 
 def _request(app, sender, target, client_msg_id, kind=P2P, text="hi"):
-    return SendRequest(
-        app=app,
-        sender=sender,
-        conversation_type=kind,
-        target=target,
-        client_msg_id=client_msg_id,
-        content=MessageContent(type=MessageType.TEXT, text=text),
+    return send_request(
+        app=app, sender=sender, target=target, client_msg_id=client_msg_id, team=kind == TEAM, text=text
     )
 
 

@@ -8,12 +8,10 @@ from django.db import connection
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 
-from apps.messaging.content import MessageContent
-from apps.messaging.models import ConversationKind, MessageType
-from apps.messaging.sending import SendRequest, SendResult, message_send_many
+from apps.messaging.sending import SendResult, message_send_many
 from apps.push import delivery
 from apps.push.services import credentials_delete, credentials_set
-from tests.factories import AppFactory, ImUserFactory
+from tests.factories import AppFactory, ImUserFactory, send_request
 
 pytestmark = pytest.mark.django_db
 
@@ -21,10 +19,9 @@ pytestmark = pytest.mark.django_db
 def _stored(app, text: str, **content) -> list[SendResult]:
     """The after-commit results of one stored send (the test's transaction stands in for a commit)."""
     sender, _ = ImUserFactory(app=app, accid=f"s-{text}"), ImUserFactory(app=app, accid=f"r-{text}")
-    request = SendRequest(
-        app=app, sender=sender, conversation_type=ConversationKind.P2P, target=f"r-{text}",
-        client_msg_id=f"c-{text}", content=MessageContent(type=MessageType.TEXT, text=text, **content),
-    )  # fmt: skip
+    request = send_request(
+        app=app, sender=sender, target=f"r-{text}", client_msg_id=f"c-{text}", text=text, **content
+    )
     created: list[SendResult] = []
     with TestCase.captureOnCommitCallbacks(execute=True):
         message_send_many(requests=[request], after_commit=created.extend)

@@ -12,23 +12,12 @@ from apps.messaging.content import MessageContent
 from apps.messaging.models import ConversationKind, MessageType
 from apps.messaging.services import message_send
 from apps.push.models import AttemptStatus, PushAttempt
-from apps.push.providers import close_clients
 from apps.push.services import device_register, webpush_credentials_generate
 from imcloud.celery import app as celery_app
 from tests.factories import AppFactory, ImUserFactory
 from tests.markers import requires_services
-from tests.push_servers.webpush import WebPushServer
 
 pytestmark = [requires_services, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def webpush() -> Iterator[WebPushServer]:
-    server = WebPushServer()
-    server.start()
-    yield server
-    close_clients()
-    server.stop()
 
 
 @pytest.fixture

@@ -31,6 +31,17 @@ class FakeConnection:
     async def send(self, frame: pb.Frame) -> None:
         await self.ws.send(frame.SerializeToString())
 
+    async def ack_send(self, frame: pb.Frame, *, seq: int, server_msg_id: str = "") -> None:
+        """Answer a send frame with the ack the gateway would give it."""
+        ack = pb.SendAck(
+            client_msg_id=frame.send.client_msg_id,
+            server_msg_id=server_msg_id,
+            seq=seq,
+            conversation_type=frame.send.conversation_type,
+            target=frame.send.target,
+        )
+        await self.send(pb.Frame(request_id=frame.request_id, send_ack=ack))
+
     async def accept_login(self, max_frame_bytes: int = 0) -> pb.Frame:
         login = await self.recv()
         assert login.WhichOneof("body") == "login"

@@ -47,14 +47,7 @@ async def test_an_unanswered_request_drops_the_link_and_is_resent_with_the_same_
             frame = await connection.recv()
             if frame.WhichOneof("body") != "send" or connection.number == 1:
                 continue  # the first link eats the send: no ack, ever
-            ack = pb.SendAck(
-                client_msg_id=frame.send.client_msg_id,
-                server_msg_id="m1",
-                seq=1,
-                conversation_type=frame.send.conversation_type,
-                target=frame.send.target,
-            )
-            await connection.send(pb.Frame(request_id=frame.request_id, send_ack=ack))
+            await connection.ack_send(frame, seq=1, server_msg_id="m1")
 
     async with FakeGateway(script) as gateway:
         client, seen = _client(gateway.url, first_response_timeout=1.0, heartbeat_min=60.0)

@@ -117,13 +117,7 @@ async def test_a_rate_limited_request_is_sent_again_on_the_same_link_after_a_dou
                 refusal = pb.Error(code="rate_limited", message="Too many frames; slow down.")
                 await connection.send(pb.Frame(request_id=frame.request_id, error=refusal))
                 continue
-            ack = pb.SendAck(
-                client_msg_id=frame.send.client_msg_id,
-                seq=1,
-                conversation_type=frame.send.conversation_type,
-                target=frame.send.target,
-            )
-            await connection.send(pb.Frame(request_id=frame.request_id, send_ack=ack))
+            await connection.ack_send(frame, seq=1)
 
     async with FakeGateway(script) as gateway:
         client, seen = _client(gateway.url, rate_limit_delay=0.3, request_timeout=30.0)

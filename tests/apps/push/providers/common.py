@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from apps.push.providers import DeviceTarget, Provider
+from apps.push.providers import PROVIDERS, DeviceTarget, Notification, Provider, ProviderResult
 from tests.push_servers.base import PushServer
 
 # Syntactically valid for their providers.
@@ -14,6 +14,18 @@ APNS_TOKEN = "a1" * 32
 FCM_TOKEN = "fcm-token:APA91b" + "x" * 140
 HUAWEI_TOKEN = "IQAAAACy0kdmAADOmVFyhOYMAF3yB5nhMTxlQ0v" + "A" * 90
 XIAOMI_REGID = "xm/regid+0123456789abcdefghijklmnop="
+APNS_DEVICE = DeviceTarget("apns", APNS_TOKEN)
+
+
+def apns_send(
+    credentials: dict[str, Any], notification: Notification | None = None, device: DeviceTarget = APNS_DEVICE
+) -> ProviderResult:
+    """One notification through the project's APNs client (to whichever double the settings name)."""
+    return PROVIDERS["apns"].send(
+        notification=notification or Notification(title="Hi", body="Hello"),
+        device=device,
+        credentials=credentials,
+    )
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from apps.core.errors import InvalidField
 from apps.push.providers import PROVIDERS, DeviceTarget, Notification, ProviderResult, config, transport
 from apps.push.providers import apns as apns_module
 from tests.apps.push.providers.common import APNS_TOKEN
+from tests.apps.push.providers.common import apns_send as send
 from tests.push_servers.apns import ApnsServer
 
 apns = PROVIDERS["apns"]
-DEVICE = DeviceTarget("apns", APNS_TOKEN)
 
 
 def pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, password: bytes | None = None) -> str:
@@ -23,16 +23,6 @@ def pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, password: bytes | N
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
     ).decode()
-
-
-def send(
-    credentials: dict[str, Any], notification: Notification | None = None, device: DeviceTarget = DEVICE
-) -> ProviderResult:
-    return apns.send(
-        notification=notification or Notification(title="Hi", body="Hello"),
-        device=device,
-        credentials=credentials,
-    )
 
 
 def test_delivered_send_has_the_documented_request(

@@ -19,10 +19,10 @@ import pytest
 from apps.push.providers import PROVIDERS, DeviceTarget, Notification, ProviderResult, transport
 from apps.push.providers import apns as apns_module
 from tests.apps.push.providers.common import APNS_TOKEN
+from tests.apps.push.providers.common import apns_send as send
 from tests.push_servers.apns import ApnsServer
 
 apns = PROVIDERS["apns"]
-DEVICE = DeviceTarget("apns", APNS_TOKEN)
 SLOW_TOKEN = "b2" * 32
 
 
@@ -50,16 +50,6 @@ def use_h2c(push_env: None, settings: Any, h2c_server: ApnsServer) -> Iterator[N
     h2c_server.reset()
     yield
     assert h2c_server.errors == []
-
-
-def send(
-    credentials: dict[str, Any], notification: Notification | None = None, device: DeviceTarget = DEVICE
-) -> ProviderResult:
-    return apns.send(
-        notification=notification or Notification(title="Hi", body="Hello"),
-        device=device,
-        credentials=credentials,
-    )
 
 
 def apns_request(credentials: dict[str, Any]) -> tuple[dict[str, str], bytes]:
