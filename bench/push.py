@@ -944,9 +944,10 @@ def main() -> int:
     parser.add_argument("--scenarios", default="calibrate,burst,sustained")
     parser.add_argument(
         "--profile",
-        choices=["auto", "on", "off"],
+        choices=["auto", "on", "off", "sustained"],
         default="auto",
-        help="py-spy the workers in one extra burst (auto: when the target is missed)",
+        help="py-spy the workers in one extra burst (auto: when the target is missed); "
+        "'sustained': py-spy them during every sustained step instead (figures then include py-spy's cost)",
     )
     parser.add_argument(
         "--strict-jwt",
@@ -1128,6 +1129,10 @@ def main() -> int:
                 )
                 missed = any(b["notifications_per_s"] < TARGET_PER_S for b in bursts)
                 want_profile = args.profile == "on" or (args.profile == "auto" and missed)
+                profile_steps = args.profile == "sustained"
+                if profile_steps:
+                    bench.profile_dir = out_path.with_suffix("") / "profiles"
+                    bench.profile_dir.mkdir(parents=True, exist_ok=True)
                 if want_profile and "burst" in scenarios:
                     bench.profile_dir = out_path.with_suffix("") / "profiles"
                     bench.profile_dir.mkdir(parents=True, exist_ok=True)
@@ -1141,14 +1146,17 @@ def main() -> int:
                         }
                         results["sustained"] = sustained
                         for rate in scale.sustained_rates:
-                            step = bench.sustained_step(rate)
+                            label = f"sustained-{rate}" if profile_steps else ""
+                            step = bench.sustained_step(rate, profile_label=label)
+                            if label and bench.profile_dir is not None:
+                                step["profile"] = summarize_profile(bench.profile_dir / f"{label}.txt")
                             sustained["steps"].append(step)
                             if step["lagging"] or not step["generator_kept_up"]:
                                 break
                     finally:
                         bench.workers.stop()
                         bench.workers = None
-                if bench.profile_dir is not None:
+                if bench.profile_dir is not None and not profile_steps:
                     # One more burst with py-spy attached to the workers (not counted in the figures).
                     bench.workers = Workers(best_config, env, tmp, args.worker_loglevel)
                     try:

@@ -11,6 +11,7 @@ query log (DEBUG, ``CaptureQueriesContext``) like any other.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -29,3 +30,28 @@ def prepared(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     if connection.queries_logged:
         connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
     return rows
+
+
+def fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Rows of a read written in SQL both PostgreSQL and SQLite accept: prepared on PostgreSQL
+    (see ``prepared``), through Django's cursor elsewhere (the embedded quick start)."""
+    if connection.vendor == "postgresql":
+        return prepared(sql, params)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
+
+
+def id_in(column: str) -> str:
+    """``column IN <one parameter holding a list of ids>``: pass the list through ``id_list``.
+
+    One parameter whatever the number of ids, so the statement's text (and its prepared plan) is
+    the same for every batch."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s::bigint[])"
+    return f"{column} IN (SELECT value FROM json_each(%s))"  # noqa: S608 - a column name from the caller
+
+
+def id_list(ids: Sequence[int]) -> Any:
+    return list(ids) if connection.vendor == "postgresql" else json.dumps(list(ids))

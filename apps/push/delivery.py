@@ -16,6 +16,7 @@ from apps.push.models import AttemptStatus, PushAttempt, PushCredential
 
 if TYPE_CHECKING:
     from apps.messaging.sending import SendResult
+    from apps.push.queries import PushMessage
 
 logger = logging.getLogger(__name__)
 
@@ -76,32 +77,49 @@ def push_enqueue(results: Sequence[SendResult]) -> None:
     push_enqueue_ids(ids)
 
 
-def push_fanout_message(*, message_id: int) -> list[list[int]]:
-    """The recipient batches of one message (empty when it needs no push or no longer exists)."""
-    message = fanout.load_message(message_id)
-    if message is None or not fanout.wants_push(message):
-        return []
-    return fanout.batches(fanout.recipients(message))
-
-
 @dataclass(frozen=True)
 class BatchOutcome:
+    user_ids: list[int]  # the batch, to run again when deferred
     deferred: bool  # over the app's rate: run the batch again later
     retries: list[tuple[int, float]]  # (attempt id, delay in seconds)
     sent: int
 
 
+@dataclass(frozen=True)
+class FanoutOutcome:
+    batches: list[list[int]]  # recipient batches for separate deliver tasks
+    # A message whose recipients fit in one batch is delivered in the same call (no second task,
+    # no second read of the message); this is that batch's outcome.
+    delivered: BatchOutcome | None = None
+
+
+def push_fanout_message(*, message_id: int) -> FanoutOutcome:
+    """Split a message's recipients into batches; a single batch is delivered right away."""
+    message = fanout.load_message(message_id)
+    if message is None or not fanout.wants_push(message):
+        return FanoutOutcome(batches=[])
+    groups = fanout.batches(fanout.recipients(message))
+    if len(groups) == 1:
+        return FanoutOutcome(batches=[], delivered=_deliver(message, groups[0]))
+    return FanoutOutcome(batches=groups)
+
+
 def push_deliver_batch(*, message_id: int, user_ids: Sequence[int]) -> BatchOutcome:
     message = fanout.load_message(message_id)
     if message is None:
-        return BatchOutcome(deferred=False, retries=[], sent=0)
+        return BatchOutcome(user_ids=list(user_ids), deferred=False, retries=[], sent=0)
+    return _deliver(message, user_ids)
+
+
+def _deliver(message: PushMessage, batch: Sequence[int]) -> BatchOutcome:
+    user_ids = list(batch)
     # One read of the app's push settings for the batch: templates and mobile rule, and its rate.
     settings = fanout.settings_for(message.app_id)
-    planned = fanout.plan(message, list(user_ids), settings=settings)
+    planned = fanout.plan(message, user_ids, settings=settings)
     if not planned:
-        return BatchOutcome(deferred=False, retries=[], sent=0)
+        return BatchOutcome(user_ids=user_ids, deferred=False, retries=[], sent=0)
     if not fanout.within_rate(message.app_id, len(planned), settings=settings):
-        return BatchOutcome(deferred=True, retries=[], sent=0)
+        return BatchOutcome(user_ids=user_ids, deferred=True, retries=[], sent=0)
     with transaction.atomic():
         claimed = fanout.reserve(message, planned)
     outcomes = fanout.send_claimed(claimed, message.app_id)
@@ -110,7 +128,7 @@ def push_deliver_batch(*, message_id: int, user_ids: Sequence[int]) -> BatchOutc
         for attempt, result in outcomes
         if attempt.status == AttemptStatus.RETRY
     ]
-    return BatchOutcome(deferred=False, retries=retries, sent=len(outcomes))
+    return BatchOutcome(user_ids=user_ids, deferred=False, retries=retries, sent=len(outcomes))
 
 
 def push_retry_attempt(*, attempt_id: int) -> float | None:

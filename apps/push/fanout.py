@@ -15,15 +15,14 @@ import logging
 import random
 import threading
 import zoneinfo
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
-from django.db.models import F, Field, Sum, Value
-from django.db.models.functions import Greatest
+from django.db.models import Field
 from django.utils import timezone
 
 from apps.core.crypto import decrypt_text
@@ -31,9 +30,11 @@ from apps.core.ratelimit import count_in_second
 from apps.core.sql import prepared
 from apps.gateway.presence import presence_store
 from apps.gateway.sessions import DESKTOP
-from apps.messaging.models import ConversationKind, ConversationMember, Message, MessageType
+from apps.messaging.models import Message, MessageType
+from apps.push import queries
 from apps.push.models import AttemptStatus, Device, PushAttempt, PushCredential, PushPreferences, PushSettings
 from apps.push.providers import PROVIDERS, DeviceTarget, Notification, ProviderResult
+from apps.push.queries import DeviceRow, PushMessage
 
 logger = logging.getLogger(__name__)
 
@@ -56,18 +57,13 @@ PREVIEWS = {
 SILENT_TYPES = {MessageType.RECALL, MessageType.TIP}
 
 
-def wants_push(message: Message) -> bool:
+def wants_push(message: Message | PushMessage) -> bool:
     return message.type not in SILENT_TYPES and (message.body or {}).get("push", True) is not False
 
 
-def recipients(message: Message) -> list[int]:
+def recipients(message: Message | PushMessage) -> list[int]:
     """Everyone in the conversation but the sender."""
-    return list(
-        ConversationMember.objects.filter(conversation_id=message.conversation_id)
-        .exclude(user_id=message.sender_id)
-        .order_by("user_id")
-        .values_list("user_id", flat=True)
-    )
+    return queries.message_recipients(conversation_id=message.conversation_id, sender_id=message.sender_id)
 
 
 def batches(user_ids: Sequence[int]) -> list[list[int]]:
@@ -77,7 +73,7 @@ def batches(user_ids: Sequence[int]) -> list[list[int]]:
 # --- Planning -----------------------------------------------------------------------------------
 
 
-def _in_dnd(preferences: PushPreferences, now: dt.datetime) -> bool:
+def _in_dnd(preferences: PushPreferences | DeviceRow, now: dt.datetime) -> bool:
     if not preferences.dnd_enabled:
         return False
     local = now.astimezone(zoneinfo.ZoneInfo(preferences.timezone))
@@ -86,32 +82,15 @@ def _in_dnd(preferences: PushPreferences, now: dt.datetime) -> bool:
     return start <= minute < end if start <= end else (minute >= start or minute < end)
 
 
-def _badges(user_ids: Iterable[int]) -> dict[int, int]:
-    """Each user's unread total over all their conversations: the app icon badge."""
-    rows = (
-        ConversationMember.objects.filter(user_id__in=list(user_ids), conversation__closed=False)
-        .values("user_id")
-        .annotate(
-            unread=Sum(
-                Greatest(F("conversation__last_seq") - Greatest(F("read_seq"), F("joined_seq")), Value(0))
-            )
-        )
-    )
-    return {row["user_id"]: int(row["unread"] or 0) for row in rows}
-
-
-def _text(message: Message, settings: PushSettings) -> tuple[str, str]:
-    sender = message.sender.name or message.sender.accid
+def _text(message: PushMessage, settings: PushSettings) -> tuple[str, str]:
+    sender = message.sender_name or message.sender_accid
     body = message.body or {}
     preview = (
         (body.get("text") or PREVIEWS.get(MessageType(message.type), "")) if settings.show_preview else ""
     )
     preview = preview[:120] or "New message"
-    if message.conversation.kind == ConversationKind.TEAM:
-        from apps.teams.models import Team
-
-        team = Team.objects.filter(pk=message.conversation_id).values_list("name", flat=True).first() or ""
-        values = {"sender": sender, "team": team, "preview": preview}
+    if message.is_team:
+        values = {"sender": sender, "team": message.team_name, "preview": preview}
         return settings.team_title.format_map(values), settings.team_body.format_map(values)
     values = {"sender": sender, "team": "", "preview": preview}
     return settings.p2p_title.format_map(values), settings.p2p_body.format_map(values)
@@ -119,7 +98,7 @@ def _text(message: Message, settings: PushSettings) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class Planned:
-    device: Device
+    device: DeviceRow
     notification: Notification
 
 
@@ -129,32 +108,37 @@ def settings_for(app_id: int) -> PushSettings:
 
 
 def plan(
-    message: Message,
+    message: PushMessage,
     user_ids: Sequence[int],
     now: dt.datetime | None = None,
     *,
     settings: PushSettings | None = None,
 ) -> list[Planned]:
-    """The devices to notify of ``message`` among ``user_ids``, and what to tell each."""
+    """The devices to notify of ``message`` among ``user_ids``, and what to tell each.
+
+    One statement reads the devices with their users' preferences, mutes and badges
+    (``queries.devices_for``); presence is one Redis lookup.
+    """
     now = now or timezone.now()
-    app_id = message.app_id
-    settings = settings or settings_for(app_id)
-    muted = set(
-        ConversationMember.objects.filter(
-            conversation_id=message.conversation_id, user_id__in=user_ids, push_muted=True
-        ).values_list("user_id", flat=True)
-    )
-    preferences = {p.user_id: p for p in PushPreferences.objects.filter(user_id__in=user_ids)}
-    quiet = {user_id for user_id, p in preferences.items() if not p.push_enabled or _in_dnd(p, now)}
-    wanted = [u for u in user_ids if u not in muted and u not in quiet]
-    devices = list(Device.objects.filter(app_id=app_id, user_id__in=wanted))
+    settings = settings or settings_for(message.app_id)
+    devices = [
+        d
+        for d in queries.devices_for(message=message, user_ids=list(user_ids))
+        if not d.push_muted and d.push_enabled and not _in_dnd(d, now)
+    ]
     if not devices:
         return []
     sessions = presence_store().lookup({d.user_id for d in devices})
-    badges = _badges({d.user_id for d in devices})
     title, body = _text(message, settings)
-    kind = message.conversation.kind
-    targets = _targets(message, {d.user_id for d in devices})
+    conversation_key = f"c{message.conversation_id}"
+    # A team member names the conversation by the team's id; a one-to-one recipient by the sender.
+    target = str(message.conversation_id) if message.is_team else message.sender_accid
+    data = {
+        "conversation_type": "team" if message.is_team else "p2p",
+        "target": target,
+        "server_msg_id": str(message.pk),
+        "seq": str(message.seq),
+    }
     planned = []
     for device in devices:
         live = sessions.get(device.user_id, [])
@@ -166,33 +150,20 @@ def plan(
             and any(e.device_class == DESKTOP for e in live)
         ):
             continue
-        conversation_key = f"c{message.conversation_id}"
         planned.append(
             Planned(
                 device=device,
                 notification=Notification(
                     title=title,
                     body=body,
-                    badge=badges.get(device.user_id, 0),
+                    badge=device.badge,
                     collapse_id=conversation_key,
                     thread_id=conversation_key,
-                    data={
-                        "conversation_type": "team" if kind == ConversationKind.TEAM else "p2p",
-                        "target": targets[device.user_id],
-                        "server_msg_id": str(message.pk),
-                        "seq": str(message.seq),
-                    },
+                    data=dict(data),
                 ),
             )
         )
     return planned
-
-
-def _targets(message: Message, user_ids: set[int]) -> dict[int, str]:
-    if message.conversation.kind == ConversationKind.TEAM:
-        return dict.fromkeys(user_ids, str(message.conversation_id))
-    # One-to-one: the recipient names the conversation by the sender's accid.
-    return dict.fromkeys(user_ids, message.sender.accid)
 
 
 # --- Sending ----------------------------------------------------------------------------------------
@@ -205,7 +176,7 @@ def _credentials(app_id: int) -> dict[str, dict[str, Any]]:
     }
 
 
-def _target(device: Device) -> DeviceTarget:
+def _target(device: DeviceRow) -> DeviceTarget:
     return DeviceTarget(
         provider=device.provider,
         token=device.token,
@@ -232,7 +203,7 @@ def _chunks(values: Sequence[int], size: int) -> Iterator[Sequence[int]]:
         yield values[start : start + size]
 
 
-def reserve(message: Message, planned: Sequence[Planned]) -> list[tuple[PushAttempt, Planned]]:
+def reserve(message: PushMessage, planned: Sequence[Planned]) -> list[tuple[PushAttempt, Planned]]:
     """Claim (message, device) pairs; pairs claimed before (a retried task) are skipped.
 
     The caller runs this in a transaction. A racing task's INSERT of the same pairs waits on the
@@ -267,7 +238,7 @@ def reserve(message: Message, planned: Sequence[Planned]) -> list[tuple[PushAtte
 
 
 def _insert_and_claim_postgres(
-    message: Message, ordered: Sequence[Planned], now: dt.datetime
+    message: PushMessage, ordered: Sequence[Planned], now: dt.datetime
 ) -> list[tuple[Any, ...]]:
     """(attempt id, device id, attempts) of the pairs claimed: two fixed statements, prepared."""
     table = connection.ops.quote_name(PushAttempt._meta.db_table)
@@ -300,15 +271,15 @@ def _insert_and_claim_postgres(
 
 
 def _insert_and_claim_portable(
-    message: Message, ordered: Sequence[Planned], now: dt.datetime
+    message: PushMessage, ordered: Sequence[Planned], now: dt.datetime
 ) -> list[tuple[Any, ...]]:
     """The same through the ORM and one UPDATE per chunk of devices (SQLite's variable limit)."""
     PushAttempt.objects.bulk_create(
         [
             PushAttempt(
                 app_id=message.app_id,
-                message=message,
-                device=p.device,
+                message_id=message.pk,
+                device_id=p.device.pk,
                 provider=p.device.provider,
                 badge=p.notification.badge,
             )
@@ -478,5 +449,5 @@ def within_rate(app_id: int, count: int, *, settings: PushSettings | None = None
     return _within_rate(app_id, settings.rate_per_second, count)
 
 
-def load_message(message_id: int) -> Message | None:
-    return Message.objects.select_related("sender", "conversation").filter(pk=message_id).first()
+def load_message(message_id: int) -> PushMessage | None:
+    return queries.message_load(message_id=message_id)

@@ -12,19 +12,21 @@ RATE_DEFER_SECONDS = 1
 @shared_task(name="push.fanout", ignore_result=True)
 def push_fanout(message_ids: list[int]) -> None:
     for message_id in message_ids:
-        groups = delivery.push_fanout_message(message_id=message_id)
-        if len(groups) == 1:
-            push_deliver(message_id, groups[0])
-            continue
-        for user_ids in groups:
+        fanned = delivery.push_fanout_message(message_id=message_id)
+        for user_ids in fanned.batches:
             push_deliver.delay(message_id, user_ids)
+        if fanned.delivered is not None:
+            _follow_up(message_id, fanned.delivered)
 
 
 @shared_task(name="push.deliver", ignore_result=True)
 def push_deliver(message_id: int, user_ids: list[int]) -> None:
-    outcome = delivery.push_deliver_batch(message_id=message_id, user_ids=user_ids)
+    _follow_up(message_id, delivery.push_deliver_batch(message_id=message_id, user_ids=user_ids))
+
+
+def _follow_up(message_id: int, outcome: delivery.BatchOutcome) -> None:
     if outcome.deferred:
-        push_deliver.apply_async((message_id, user_ids), countdown=RATE_DEFER_SECONDS)
+        push_deliver.apply_async((message_id, outcome.user_ids), countdown=RATE_DEFER_SECONDS)
     for attempt_id, delay in outcome.retries:
         push_retry.apply_async((attempt_id,), countdown=delay)
 

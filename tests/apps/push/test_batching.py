@@ -180,7 +180,9 @@ def test_a_batch_whose_worker_died_after_claiming_is_sent_once_by_the_sweep(
     devices = give_devices(world, "bob", 3)
     message = send_to(world, "bob")
     with transaction.atomic():  # the worker claims the batch, then dies before sending
-        claimed = fanout.reserve(message, fanout.plan(message, fanout.recipients(message)))
+        stored = fanout.load_message(message.pk)
+        assert stored is not None
+        claimed = fanout.reserve(stored, fanout.plan(stored, fanout.recipients(message)))
     assert len(claimed) == 3
 
     redelivered = deliver(message)  # the broker gives the task to another worker
@@ -202,7 +204,9 @@ def test_a_batch_whose_worker_died_after_claiming_is_sent_once_by_the_sweep(
 def test_a_task_claiming_a_batch_another_task_holds_gets_nothing(world: dict[str, Any]) -> None:
     give_devices(world, "bob", 5)
     message = send_to(world, "bob")
-    planned = fanout.plan(message, fanout.recipients(message))
+    stored = fanout.load_message(message.pk)
+    assert stored is not None
+    planned = fanout.plan(stored, fanout.recipients(message))
     first_claimed = threading.Event()
     let_first_commit = threading.Event()
     claims: dict[str, int] = {}
@@ -211,7 +215,7 @@ def test_a_task_claiming_a_batch_another_task_holds_gets_nothing(world: dict[str
     def claim(name: str, before_commit: threading.Event | None) -> None:
         try:
             with transaction.atomic():
-                claims[name] = len(fanout.reserve(message, planned))
+                claims[name] = len(fanout.reserve(stored, planned))
                 if before_commit is not None:
                     first_claimed.set()
                     before_commit.wait(30)

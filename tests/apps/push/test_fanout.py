@@ -172,7 +172,7 @@ def test_a_muted_conversation_is_not_pushed(world, apns, webpush):
 def test_a_message_sent_without_push_is_not_handed_to_the_workers(world):
     message = _send(world, "quiet", push=False)
     assert fanout.wants_push(message) is False
-    assert delivery.push_fanout_message(message_id=message.pk) == []
+    assert delivery.push_fanout_message(message_id=message.pk) == delivery.FanoutOutcome(batches=[])
 
 
 def test_a_large_team_fans_out_in_batches_of_500(world):
@@ -189,7 +189,9 @@ def test_a_large_team_fans_out_in_batches_of_500(world):
         app=app, sender=world["alice"], conversation_type=ConversationKind.TEAM, target=str(team.pk),
         client_msg_id="big-1", content=MessageContent(type=MessageType.TEXT, text="hello all"),
     ).message  # fmt: skip
-    groups = delivery.push_fanout_message(message_id=message.pk)
+    fanned = delivery.push_fanout_message(message_id=message.pk)
+    groups = fanned.batches
+    assert fanned.delivered is None
     assert [len(g) for g in groups] == [500, 500, 100]
     assert world["alice"].pk not in {u for g in groups for u in g}
 
