@@ -12,11 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import queue
 import random
 import threading
 import zoneinfo
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,8 @@ MAX_ATTEMPTS = 5
 CLAIM_CHUNK = 900
 # Outcomes recorded per transaction while a batch is still sending.
 RECORD_CHUNK = 100
+# Outcomes a sending thread hands back at a time.
+HANDBACK = 8
 MOBILE_PROVIDERS = {"apns", "fcm", "huawei", "xiaomi"}
 PREVIEWS = {
     MessageType.IMAGE: "[image]",
@@ -348,13 +351,46 @@ def send_claimed(
     if not claimed:
         return []
     if len(claimed) == 1:  # a one-to-one message or a retry: no thread hop
-        outcomes = [one(claimed[0])]
-        record(outcomes)
-        return outcomes
-    outcomes = []
+        single = [one(claimed[0])]
+        record(single)
+        return single
+    # A few sending threads pull attempts from a shared queue and hand outcomes back in small
+    # lists. (A future per attempt cost more in locks and wake-ups than the libcurl send itself.)
+    todo: queue.SimpleQueue[tuple[PushAttempt, Planned]] = queue.SimpleQueue()
+    for item in claimed:
+        todo.put(item)
+    done: queue.SimpleQueue[list[tuple[PushAttempt, ProviderResult]] | None] = queue.SimpleQueue()
+
+    def drain() -> None:
+        out: list[tuple[PushAttempt, ProviderResult]] = []
+        try:
+            while True:
+                try:
+                    item = todo.get_nowait()
+                except queue.Empty:
+                    break
+                out.append(one(item))
+                if len(out) >= HANDBACK:
+                    done.put(out)
+                    out = []
+        except Exception:  # not the provider's (one() catches those): what is left waits for the sweep
+            logger.exception("push sending thread failed")
+        finally:
+            done.put(out)
+            done.put(None)
+
+    senders = min(SEND_THREADS, len(claimed))
+    for _ in range(senders):
+        _pool().submit(drain)
+    outcomes: list[tuple[PushAttempt, ProviderResult]] = []
     unrecorded: list[tuple[PushAttempt, ProviderResult]] = []
-    for future in as_completed([_pool().submit(one, item) for item in claimed]):
-        unrecorded.append(future.result())
+    finished = 0
+    while finished < senders:
+        handed = done.get()
+        if handed is None:
+            finished += 1
+            continue
+        unrecorded.extend(handed)
         if len(unrecorded) >= RECORD_CHUNK:
             record(unrecorded)
             outcomes.extend(unrecorded)
