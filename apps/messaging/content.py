@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from apps.core.errors import InvalidField
+from apps.core.text import storable
 from apps.messaging import limits
 from apps.messaging.models import MessageType
 
@@ -49,6 +50,8 @@ class MessageContent:
 def _cap(value: str, cap: int, name: str) -> None:
     if len(value) > cap:
         raise InvalidField(f"{name} has at most {cap} characters", field=name)
+    if not storable(value):
+        raise InvalidField(f"{name} may not contain NUL characters or unpaired surrogates", field=name)
 
 
 def content_to_body(content: MessageContent) -> dict[str, Any]:

@@ -18,10 +18,11 @@ from tests.markers import requires_postgres
 P2P, TEAM = ConversationKind.P2P, ConversationKind.TEAM
 
 
-def _request(app, sender, target, client_msg_id, kind=P2P, text="hi"):
+def _request(app, sender, target, client_msg_id, kind=P2P, text="hi", **content):
     return send_request(
-        app=app, sender=sender, target=target, client_msg_id=client_msg_id, team=kind == TEAM, text=text
-    )
+        app=app, sender=sender, target=target, client_msg_id=client_msg_id, team=kind == TEAM, text=text,
+        **content,
+    )  # fmt: skip
 
 
 def _send(requests):
@@ -93,6 +94,40 @@ def test_a_mixed_batch_gives_each_send_its_own_outcome(world):
     assert pair.updated_ms == first.message.created_ms
     reads = dict(ConversationMember.objects.filter(conversation=pair).values_list("user__accid", "read_seq"))
     assert reads == {"alice": 2, "bob": 3}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_text_the_database_cannot_hold_is_refused_without_failing_the_rest_of_the_batch(world):
+    app, users, _, team, _ = world
+    alice = users["alice"]
+    outcomes, published, _ = _send(
+        [
+            _request(app, alice, "bob", "good-1", text="before"),
+            _request(app, alice, "bob", "nul-text", text="a\x00b"),
+            _request(app, alice, "bob", "surrogate-text", text="a\ud800b"),
+            _request(app, alice, "bob", "lone-\udc00"),
+            _request(app, alice, "bob", "nul-\x00-id"),
+            _request(app, alice, "bo\x00b", "nul-target"),
+            _request(app, alice, "b\ud800", "surrogate-target"),
+            _request(app, alice, str(team.pk), "nul-ext", kind=TEAM, ext="x\x00"),
+            _request(app, alice, str(team.pk), "good-2", kind=TEAM, text="after \U0001f600"),
+        ]
+    )
+    good_1, *refused, good_2 = outcomes
+    assert [(o.code, o.field) for o in refused] == [
+        ("invalid_field", "text"),
+        ("invalid_field", "text"),
+        ("invalid_field", "client_msg_id"),
+        ("invalid_field", "client_msg_id"),
+        ("invalid_field", "target"),
+        ("invalid_field", "target"),
+        ("invalid_field", "ext"),
+    ]
+    assert [r.message.pk for r in published] == [good_1.message.pk, good_2.message.pk]
+    assert sorted(Message.objects.values_list("client_msg_id", "body__text")) == [
+        ("good-1", "before"),
+        ("good-2", "after \U0001f600"),
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
