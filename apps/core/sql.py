@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import psycopg
@@ -55,3 +55,19 @@ def id_in(column: str) -> str:
 
 def id_list(ids: Sequence[int]) -> Any:
     return list(ids) if connection.vendor == "postgresql" else json.dumps(list(ids))
+
+
+def int_array(values: Iterable[int]) -> str:
+    """A PostgreSQL array literal of integers, for a ``%s::bigint[]`` (or ``int[]``) parameter.
+
+    psycopg dumps a list parameter element by element in Python; on the send path that was a
+    tenth of a gateway's CPU. ``str.join`` over ``map(str, ...)`` runs in C, and PostgreSQL reads
+    the literal as cheaply as psycopg's text dump (``json_to_recordset``, tried instead, cost
+    PostgreSQL noticeably more)."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def text_array(values: Iterable[str]) -> str:
+    """A PostgreSQL array literal of strings, for a ``%s::text[]`` parameter: every element quoted,
+    backslashes and double quotes escaped. (NUL cannot be stored; callers refuse it first.)"""
+    return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"

@@ -99,8 +99,13 @@ class ConversationMember(models.Model):
 
 
 class Message(models.Model):
-    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="+")
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    # No single-column indexes on app and conversation: the unique (app, sender, client_msg_id) and
+    # (conversation, seq) indexes lead with them and serve those lookups. Every index is work on
+    # each stored message (two fewer of six: docs/performance.md).
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="+", db_index=False)
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     seq = models.BigIntegerField()
     sender = models.ForeignKey(ImUser, on_delete=models.CASCADE, related_name="+")
     client_msg_id = models.CharField(max_length=64)

@@ -19,7 +19,7 @@ from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
 from apps.core.errors import DomainError, InvalidField
-from apps.core.sql import prepared
+from apps.core.sql import int_array, prepared, text_array
 from apps.core.text import storable
 from apps.imusers.models import ImUser
 from apps.messaging import errors, limits
@@ -364,7 +364,8 @@ def _p2p_sql() -> str:
     return (
         f"SELECT k.ord, {_columns(ImUser, 'p')}, {_columns(Conversation, 'c')}, "  # noqa: S608 - model columns
         f"{_columns(ConversationMember, 'm')} "
-        "FROM json_to_recordset(%s::json) AS k(ord int, app_id bigint, sender_id bigint, accid text) "
+        "FROM unnest(%s::int[], %s::bigint[], %s::bigint[], %s::text[]) "
+        "AS k(ord, app_id, sender_id, accid) "
         "JOIN imusers_imuser p ON p.app_id = k.app_id AND p.accid = k.accid "
         "LEFT JOIN messaging_conversation c ON c.app_id = k.app_id AND c.kind = %s "
         "AND c.user_low_id = LEAST(k.sender_id, p.id) "
@@ -379,7 +380,8 @@ def _team_sql() -> str:
     """Each send's open team in the sender's app, and the sender's membership if any."""
     return (
         f"SELECT k.ord, {_columns(Conversation, 'c')}, {_columns(ConversationMember, 'm')} "  # noqa: S608
-        "FROM json_to_recordset(%s::json) AS k(ord int, app_id bigint, sender_id bigint, team_id bigint) "
+        "FROM unnest(%s::int[], %s::bigint[], %s::bigint[], %s::bigint[]) "
+        "AS k(ord, app_id, sender_id, team_id) "
         "JOIN messaging_conversation c ON c.id = k.team_id AND c.app_id = k.app_id "
         "AND c.kind = %s AND NOT c.closed "
         "LEFT JOIN messaging_conversationmember m ON m.conversation_id = c.id "
@@ -448,10 +450,10 @@ def _rows(model: type[M], row: Sequence[Any], start: int, db: str) -> tuple[M | 
 
 
 class _PostgresStatements(_Statements):
-    """The same statements as one set-based SQL statement each, a batch's rows passed as one JSON
-    parameter: the ORM's compile cost per statement, not PostgreSQL, was the limit of a gateway's
-    send rate. The (rare) first message of a pair and the retries of stored messages still go
-    through the ORM."""
+    """The same statements as one set-based SQL statement each, arrays passed as parameters (as
+    array literals, ``apps.core.sql.int_array``): the ORM's compile cost per statement, not
+    PostgreSQL, was the limit of a gateway's send rate. The (rare) first message of a pair and the
+    retries of stored messages still go through the ORM."""
 
     def originals(
         self, requests: Sequence[SendRequest], pending: list[int]
@@ -461,9 +463,9 @@ class _PostgresStatements(_Statements):
         keys = {_key(requests[i]) for i in pending}
         rows = prepared(
             "SELECT m.id FROM messaging_message m "
-            "JOIN json_to_recordset(%s::json) AS k(app_id bigint, sender_id bigint, client_msg_id text) "
+            "JOIN unnest(%s::bigint[], %s::bigint[], %s::text[]) AS k(app_id, sender_id, client_msg_id) "
             "ON m.app_id = k.app_id AND m.sender_id = k.sender_id AND m.client_msg_id = k.client_msg_id",
-            [_records([{"app_id": a, "sender_id": u, "client_msg_id": c} for a, u, c in keys])],
+            [int_array(k[0] for k in keys), int_array(k[1] for k in keys), text_array(k[2] for k in keys)],
         )
         ids = [row[0] for row in rows]
         if not ids:
@@ -483,17 +485,10 @@ class _PostgresStatements(_Statements):
         rows = prepared(
             _p2p_sql(),
             [
-                _records(
-                    [
-                        {
-                            "ord": i,
-                            "app_id": requests[i].app.pk,
-                            "sender_id": requests[i].sender.pk,
-                            "accid": requests[i].target,
-                        }
-                        for i in pending
-                    ]
-                ),
+                int_array(pending),
+                int_array(requests[i].app.pk for i in pending),
+                int_array(requests[i].sender.pk for i in pending),
+                text_array(requests[i].target for i in pending),
                 int(ConversationKind.P2P),
             ],
         )
@@ -545,17 +540,10 @@ class _PostgresStatements(_Statements):
         rows = prepared(
             _team_sql(),
             [
-                _records(
-                    [
-                        {
-                            "ord": i,
-                            "app_id": requests[i].app.pk,
-                            "sender_id": requests[i].sender.pk,
-                            "team_id": wanted[i],
-                        }
-                        for i in order
-                    ]
-                ),
+                int_array(order),
+                int_array(requests[i].app.pk for i in order),
+                int_array(requests[i].sender.pk for i in order),
+                int_array(wanted[i] for i in order),
                 int(ConversationKind.TEAM),
             ],
         )
@@ -588,9 +576,9 @@ class _PostgresStatements(_Statements):
         ids = sorted(conversations)
         rows = prepared(
             "SELECT c.id, c.last_seq FROM messaging_conversation c "
-            "JOIN json_to_recordset(%s::json) AS k(id bigint, app_id bigint) "
+            "JOIN unnest(%s::bigint[], %s::bigint[]) AS k(id, app_id) "
             "ON c.id = k.id AND c.app_id = k.app_id ORDER BY c.id FOR UPDATE OF c",
-            [_records([{"id": pk, "app_id": conversations[pk]} for pk in ids])],
+            [int_array(ids), int_array(conversations[pk] for pk in ids)],
         )
         return {pk: last_seq for pk, last_seq in rows}
 
@@ -605,51 +593,42 @@ class _PostgresStatements(_Statements):
         rows = prepared(
             "WITH conversations AS ("
             " UPDATE messaging_conversation c SET last_seq = v.last_seq, updated_ms = %s"
-            " FROM json_to_recordset(%s::json) AS v(id bigint, app_id bigint, last_seq bigint)"
+            " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, app_id, last_seq)"
             " WHERE c.id = v.id AND c.app_id = v.app_id"
             "), readers AS ("
             " UPDATE messaging_conversationmember m SET read_seq = v.read_seq, updated_ms = %s"
-            " FROM json_to_recordset(%s::json) AS v(id bigint, app_id bigint, read_seq bigint)"
+            " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, app_id, read_seq)"
             " WHERE m.id = v.id AND m.app_id = v.app_id AND m.read_seq < v.read_seq"
             ") INSERT INTO messaging_message"
             " (app_id, conversation_id, seq, sender_id, client_msg_id, type, body, created_ms, recalled)"
             " SELECT v.app_id, v.conversation_id, v.seq, v.sender_id, v.client_msg_id, v.type,"
-            " v.body, %s, false"
-            " FROM json_to_recordset(%s::json) AS v(app_id bigint, conversation_id bigint, seq bigint,"
-            " sender_id bigint, client_msg_id text, type int, body jsonb)"
+            " v.body::jsonb, %s, false"
+            " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::int[],"
+            " %s::text[]) AS v(app_id, conversation_id, seq, sender_id, client_msg_id, type, body)"
             " RETURNING id, conversation_id, seq",
             [
                 stamp,
-                _records([{"id": c.pk, "app_id": c.app_id, "last_seq": c.last_seq} for c in conversations]),
+                int_array(c.pk for c in conversations),
+                int_array(c.app_id for c in conversations),
+                int_array(c.last_seq for c in conversations),
                 stamp,
-                _records([{"id": m.pk, "app_id": m.app_id, "read_seq": m.read_seq} for m in readers]),
+                int_array(m.pk for m in readers),
+                int_array(m.app_id for m in readers),
+                int_array(m.read_seq for m in readers),
                 stamp,
-                _records(
-                    [
-                        {
-                            "app_id": m.app_id,
-                            "conversation_id": m.conversation_id,
-                            "seq": m.seq,
-                            "sender_id": m.sender_id,
-                            "client_msg_id": m.client_msg_id,
-                            "type": m.type,
-                            "body": m.body,
-                        }
-                        for m in messages
-                    ]
-                ),
+                int_array(m.app_id for m in messages),
+                int_array(m.conversation_id for m in messages),
+                int_array(m.seq for m in messages),
+                int_array(m.sender_id for m in messages),
+                text_array(m.client_msg_id for m in messages),
+                int_array(m.type for m in messages),
+                text_array(json.dumps(m.body) for m in messages),
             ],
         )
         ids = {(conversation_id, seq): pk for pk, conversation_id, seq in rows}
         for message in messages:
             message.pk = ids[(message.conversation_id, message.seq)]
             message._state.adding, message._state.db = False, connection.alias
-
-
-def _records(rows: list[dict[str, Any]]) -> str:
-    """A batch's rows as one JSON parameter (``json_to_recordset``): encoded by the json module in
-    C, where a column per array parameter had psycopg dump every element in Python."""
-    return json.dumps(rows, separators=(",", ":"))
 
 
 def _sql() -> _Statements:

@@ -226,3 +226,19 @@ def test_sends_update_conversations_and_senders_in_place(world):
             updates = cursor.fetchall()
     assert [name for name, _, _ in updates] == ["messaging_conversation", "messaging_conversationmember"]
     assert all(total >= 2 and hot == total for _, total, hot in updates), updates
+
+
+@requires_postgres
+@pytest.mark.django_db
+def test_a_stored_message_feeds_only_the_indexes_its_lookups_need():
+    """Every index is work on each insert; the foreign keys' own indexes on app and conversation
+    are left out because the unique indexes lead with those columns."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'messaging_message'")
+        definitions = sorted(row[0].split(" USING btree ")[1] for row in cursor.fetchall())
+    assert definitions == [
+        "(app_id, sender_id, client_msg_id)",
+        "(conversation_id, seq)",
+        "(id)",
+        "(sender_id)",
+    ]
