@@ -108,12 +108,12 @@ class SendBatcher:
     async def _push(self, created: list[SendResult]) -> None:
         # Which apps have push credentials is cached per process, so a batch usually costs no
         # database hop here; the Celery hand-off (a Redis write) runs off the database thread.
-        ids, unknown = push_pending(created)
+        ids, unknown = push_pending(results=created)
         if unknown:
             await db(push_apps_load)(app_ids=unknown)
-            ids, _ = push_pending(created)
+            ids, _ = push_pending(results=created)
         if ids:
-            await sync_to_async(push_enqueue_ids, thread_sensitive=False)(ids)
+            await sync_to_async(push_enqueue_ids, thread_sensitive=False)(message_ids=ids)
 
     async def _plan(self, created: list[SendResult]) -> list[Group]:
         rosters = await self.rosters.get_many(team_ids_of(created))

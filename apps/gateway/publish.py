@@ -180,7 +180,7 @@ def enqueue_offline_push(results: Sequence[SendResult]) -> None:
     from apps.push.delivery import push_enqueue
 
     try:
-        push_enqueue(results)
+        push_enqueue(results=results)
     except Exception:  # the message is stored and delivered live; offline push is best effort here
         logger.exception("enqueueing offline push failed", extra={"messages": len(results)})
 

@@ -27,7 +27,7 @@ PUSH_APPS_TTL_SECONDS = 10.0
 _push_apps: dict[int, tuple[float, bool]] = {}
 
 
-def push_pending(results: Sequence[SendResult]) -> tuple[list[int], set[int]]:
+def push_pending(*, results: Sequence[SendResult]) -> tuple[list[int], set[int]]:
     """From the cache only: the ids of the messages to hand to the push workers, and the apps whose
     credentials must be looked up (``push_apps_load``) before that answer is complete."""
     now = time.monotonic()
@@ -60,7 +60,7 @@ def push_apps_forget(*, app_id: int | None = None) -> None:
         _push_apps.pop(app_id, None)
 
 
-def push_enqueue_ids(message_ids: list[int]) -> None:
+def push_enqueue_ids(*, message_ids: list[int]) -> None:
     """Hand stored messages to the push workers (one task for the lot)."""
     from apps.push.tasks import push_fanout
 
@@ -68,13 +68,13 @@ def push_enqueue_ids(message_ids: list[int]) -> None:
         push_fanout.delay(message_ids)
 
 
-def push_enqueue(results: Sequence[SendResult]) -> None:
+def push_enqueue(*, results: Sequence[SendResult]) -> None:
     """After commit: hand the new messages that want a push to the workers (one task per batch)."""
-    ids, unknown = push_pending(results)
+    ids, unknown = push_pending(results=results)
     if unknown:
         push_apps_load(app_ids=unknown)
-        ids, _ = push_pending(results)
-    push_enqueue_ids(ids)
+        ids, _ = push_pending(results=results)
+    push_enqueue_ids(message_ids=ids)
 
 
 @dataclass(frozen=True)
