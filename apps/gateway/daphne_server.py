@@ -46,44 +46,86 @@ def frame_header(length: int, *, binary: bool) -> bytes:
     return struct.pack("!BBQ", first, 127, length)
 
 
+class _LastFrame:
+    """The last message framed, by identity: a team's fan-out hands the same encoded push to every
+    member's connection, so it is framed (header + payload, UTF-8 for text) once instead of once
+    per connection. Only the reactor thread writes, so one entry without a lock is enough; it
+    holds a reference to the message, so the identity cannot be reused while cached."""
+
+    content: bytes | str | None = None
+    binary = True
+    data = b""
+    size = 0
+
+
+_last = _LastFrame()
+
+
+def framed(content: bytes | str, *, binary: bool) -> tuple[bytes, int]:
+    """The whole frame for ``content`` and the payload's length in bytes."""
+    if content is _last.content and binary == _last.binary:
+        return _last.data, _last.size
+    payload = content.encode("utf8") if isinstance(content, str) else bytes(content)
+    data = frame_header(len(payload), binary=binary) + payload
+    if type(content) in (bytes, str):  # immutable: safe to recognise by identity
+        _last.content, _last.binary, _last.data, _last.size = content, binary, data, len(payload)
+    return data, len(payload)
+
+
 class DirectWriteProtocol(ws_protocol.WebSocketProtocol):
+    # Whether this connection may be written directly at all: set once, at the first write after
+    # the handshake, from what cannot change afterwards (compression negotiated, autobahn's
+    # timing and octet logging, a plain TCP transport rather than TLS).
+    _plain: bool | None = None
+
     def write_now(self, data: bytes | str) -> None:
         """The ``imcloud.websocket.write`` extension (apps/gateway/asgi_extensions.py)."""
         if self.state == self.STATE_OPEN:
-            self.serverSend(data, isinstance(data, bytes))
+            binary = isinstance(data, bytes)
+            if not self._write_direct(data, binary=binary):
+                ws_protocol.WebSocketProtocol.serverSend(self, data, binary)
 
     def serverSend(self, content: bytes | str, binary: bool = False) -> None:
-        payload = content.encode("utf8") if isinstance(content, str) else content
-        if not self._write_direct(payload, binary=binary):
+        if not self._write_direct(content, binary=binary):
             super().serverSend(content, binary)
 
-    def _write_direct(self, payload: bytes, *, binary: bool) -> bool:
+    def _is_plain(self) -> bool:
+        return (
+            self._perMessageCompress is None
+            and not self.trackedTimings
+            and not self.logOctets
+            and type(self.transport) is tcp.Server
+        )
+
+    def _write_direct(self, content: bytes | str, *, binary: bool) -> bool:
+        if self.state != self.STATE_OPEN:
+            return False
+        plain = self._plain
+        if plain is None:
+            plain = self._plain = self._is_plain()
         transport: Any = self.transport
         if (
-            self.state != self.STATE_OPEN
-            or self._perMessageCompress is not None
+            not plain
             or self.send_queue
-            or self.trackedTimings
-            or self.logOctets
-            or type(transport) is not tcp.Server
             or not transport.connected
             or transport.disconnecting
             or transport._tempDataBuffer
             or transport.offset != len(transport.dataBuffer)
-            or 0 < self.maxMessagePayloadSize < len(payload)
         ):
             return False
-        data = frame_header(len(payload), binary=binary) + payload
+        data, size = framed(content, binary=binary)
+        if 0 < self.maxMessagePayloadSize < size:
+            return False
         try:
             sent = transport.socket.send(data)
         except OSError as exc:
             if exc.errno not in _AGAIN:
                 # A dead socket: Twisted's buffered write path notices and closes it properly.
-                transport.write(data)  # type: ignore[no-untyped-call]
+                transport.write(data)
                 return True
             sent = 0
         if sent < len(data):
-            transport.write(data[sent:])  # type: ignore[no-untyped-call]
+            transport.write(data[sent:])
         return True
 
 

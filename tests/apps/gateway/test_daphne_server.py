@@ -11,7 +11,7 @@ import pytest
 
 from apps.gateway.asgi_extensions import WEBSOCKET_WRITE
 from apps.gateway.connection import Connection
-from apps.gateway.daphne_server import frame_header
+from apps.gateway.daphne_server import frame_header, framed
 
 
 def _read_header(header: bytes) -> tuple[bool, int, bool, int, int]:
@@ -35,6 +35,24 @@ def test_a_header_is_final_unmasked_and_as_short_as_the_length_allows(
     header = frame_header(length, binary=binary)
     assert _read_header(header) == (True, opcode, False, length, size)
     assert len(header) == size
+
+
+def test_a_frame_is_built_once_for_the_same_message_and_anew_for_any_other() -> None:
+    push = b"\x08\x01" * 100
+    text = "h\u00e9llo"
+    first, size = framed(push, binary=True)
+    again, _ = framed(push, binary=True)
+    as_text, text_size = framed(text, binary=False)
+    equal_but_not_same, _ = framed(bytes(bytearray(push)), binary=True)
+    after_text, _ = framed(push, binary=True)
+    as_text_frame, _ = framed(push, binary=False)
+
+    assert again is first  # the same object: framed once
+    assert (first, size) == (frame_header(200, binary=True) + push, 200)
+    assert (as_text, text_size) == (frame_header(6, binary=False) + text.encode(), 6)
+    assert equal_but_not_same == first and equal_but_not_same is not first
+    assert after_text == first
+    assert as_text_frame == frame_header(200, binary=False) + push
 
 
 def test_pushes_use_the_servers_synchronous_write_once_the_client_is_ready() -> None:
