@@ -14,7 +14,8 @@ USING_SERVICES = USING_POSTGRES and bool(settings.REDIS_URL)
 
 requires_postgres = pytest.mark.skipif(
     not USING_POSTGRES,
-    reason="concurrent writers need PostgreSQL (the in-memory SQLite test database serialises them)",
+    reason="needs PostgreSQL: concurrent writers (the in-memory SQLite test database serialises them) "
+    "or PostgreSQL's own SQL and statistics; CI requires it",
 )
 requires_services = pytest.mark.skipif(
     not USING_SERVICES, reason="PostgreSQL and Redis are not up (CI requires them)"

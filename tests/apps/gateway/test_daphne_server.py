@@ -50,7 +50,8 @@ def test_a_frame_is_built_once_for_the_same_message_and_anew_for_any_other() -> 
     assert again is first  # the same object: framed once
     assert (first, size) == (frame_header(200, binary=True) + push, 200)
     assert (as_text, text_size) == (frame_header(6, binary=False) + text.encode(), 6)
-    assert equal_but_not_same == first and equal_but_not_same is not first
+    assert equal_but_not_same == first
+    assert equal_but_not_same is not first
     assert after_text == first
     assert as_text_frame == frame_header(200, binary=False) + push
 
