@@ -103,14 +103,15 @@ class Recorder:
 
     def dump(self, path: str) -> dict[str, Any]:
         with self.lock:
+            times = self.times.tolist()
             document = {
                 "devices": self.device_keys,
                 "msg_ids": self.msg_ids.tolist(),
                 "device": self.devices.tolist(),
-                "times": self.times.tolist(),
+                "times": times,
             }
         Path(path).write_text(json.dumps(document))
-        return {"path": path, "delivered": len(document["times"])}
+        return {"path": path, "delivered": len(times)}
 
 
 def _msg_id(data: Any) -> int | None:
@@ -188,7 +189,7 @@ def patch_hypercorn(max_requests: int) -> None:
             super().__init__()
             self.keep_alive_max_requests = max_requests
 
-    base.Config = Config  # type: ignore[misc]
+    base.Config = Config  # type: ignore[attr-defined]
 
 
 def main() -> None:
