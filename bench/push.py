@@ -1130,10 +1130,7 @@ def main() -> int:
                 missed = any(b["notifications_per_s"] < TARGET_PER_S for b in bursts)
                 want_profile = args.profile == "on" or (args.profile == "auto" and missed)
                 profile_steps = args.profile == "sustained"
-                if profile_steps:
-                    bench.profile_dir = out_path.with_suffix("") / "profiles"
-                    bench.profile_dir.mkdir(parents=True, exist_ok=True)
-                if want_profile and "burst" in scenarios:
+                if profile_steps or (want_profile and "burst" in scenarios):
                     bench.profile_dir = out_path.with_suffix("") / "profiles"
                     bench.profile_dir.mkdir(parents=True, exist_ok=True)
                 if "sustained" in scenarios:

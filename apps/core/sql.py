@@ -14,10 +14,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any
 
 import psycopg
-from django.db import connection
+from django.db import connection, models
 
 
 def prepared(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -53,8 +54,32 @@ def id_in(column: str) -> str:
     return f"{column} IN (SELECT value FROM json_each(%s))"  # noqa: S608 - a column name from the caller
 
 
-def id_list(ids: Sequence[int]) -> Any:
-    return list(ids) if connection.vendor == "postgresql" else json.dumps(list(ids))
+def id_list(ids: Sequence[int]) -> str:
+    return int_array(ids) if connection.vendor == "postgresql" else json.dumps(list(ids))
+
+
+def table(model: type[models.Model]) -> str:
+    """The model's table name, quoted for the database in use."""
+    return _quoted(connection.vendor, model._meta.db_table)
+
+
+def column(model: type[models.Model], name: str) -> str:
+    """The column of the model's field ``name``, quoted for the database in use. Memoised: the
+    hot-path statements are built from these for every batch."""
+    return _column(connection.vendor, model, name)
+
+
+@cache
+def _quoted(vendor: str, name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+@cache
+def _column(vendor: str, model: type[models.Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or not field.column:
+        raise LookupError(f"{model.__name__}.{name} is not a column")
+    return connection.ops.quote_name(field.column)
 
 
 def int_array(values: Iterable[int]) -> str:

@@ -47,7 +47,8 @@ class MessageContent:
     push: bool = True
 
 
-def _cap(value: str, cap: int, name: str) -> None:
+def _check_text(value: str, cap: int, name: str) -> None:
+    """At most ``cap`` characters, and text the database can store."""
     if len(value) > cap:
         raise InvalidField(f"{name} has at most {cap} characters", field=name)
     if not storable(value):
@@ -58,7 +59,7 @@ def content_to_body(content: MessageContent) -> dict[str, Any]:
     """Check the content against its type and return the JSON stored in Message.body."""
     if content.type not in SENDABLE_TYPES:
         raise InvalidField("type is not a message type a client may send", field="type")
-    _cap(content.ext, limits.EXT_MAX_CHARS, "ext")
+    _check_text(content.ext, limits.EXT_MAX_CHARS, "ext")
     body: dict[str, Any] = {"ext": content.ext} if content.ext else {}
     if not content.push:
         body["push"] = False
@@ -66,17 +67,17 @@ def content_to_body(content: MessageContent) -> dict[str, Any]:
     if kind in (MessageType.TEXT, MessageType.TIP):
         if not content.text.strip():
             raise InvalidField("text is required and may not be blank", field="text")
-        _cap(content.text, limits.TEXT_MAX_CHARS, "text")
+        _check_text(content.text, limits.TEXT_MAX_CHARS, "text")
         body["text"] = content.text
     elif kind in MEDIA_TYPES:
         body["attachment"] = _attachment_body(content.attachment)
         if content.text:
-            _cap(content.text, limits.TEXT_MAX_CHARS, "text")
+            _check_text(content.text, limits.TEXT_MAX_CHARS, "text")
             body["text"] = content.text
     elif kind is MessageType.LOCATION:
         body["location"] = _location_body(content.location)
     elif kind is MessageType.CUSTOM:
-        _cap(content.custom, limits.CUSTOM_MAX_CHARS, "custom")
+        _check_text(content.custom, limits.CUSTOM_MAX_CHARS, "custom")
         try:
             json.loads(content.custom)
         except ValueError:
@@ -90,10 +91,10 @@ def _attachment_body(attachment: Attachment | None) -> dict[str, Any]:
         raise InvalidField("attachment.url is required for media messages", field="attachment.url")
     if not attachment.url.startswith(("https://", "http://")):
         raise InvalidField("attachment.url must be an http(s) URL", field="attachment.url")
-    _cap(attachment.url, limits.URL_MAX, "attachment.url")
-    _cap(attachment.name, limits.NAME_MAX, "attachment.name")
-    _cap(attachment.mime_type, limits.MIME_MAX, "attachment.mime_type")
-    _cap(attachment.md5, 32, "attachment.md5")
+    _check_text(attachment.url, limits.URL_MAX, "attachment.url")
+    _check_text(attachment.name, limits.NAME_MAX, "attachment.name")
+    _check_text(attachment.mime_type, limits.MIME_MAX, "attachment.mime_type")
+    _check_text(attachment.md5, 32, "attachment.md5")
     for name in ("size", "width", "height", "duration_ms"):
         value = getattr(attachment, name)
         if not isinstance(value, int) or value < 0:
@@ -111,5 +112,5 @@ def _location_body(location: Location | None) -> dict[str, Any]:
         raise InvalidField("location.latitude is -90 to 90", field="location.latitude")
     if not (math.isfinite(lon) and -180 <= lon <= 180):
         raise InvalidField("location.longitude is -180 to 180", field="location.longitude")
-    _cap(location.title, limits.NAME_MAX, "location.title")
+    _check_text(location.title, limits.NAME_MAX, "location.title")
     return {"latitude": lat, "longitude": lon, "title": location.title}

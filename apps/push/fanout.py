@@ -23,12 +23,13 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
-from django.db.models import Field
 from django.utils import timezone
 
 from apps.core.crypto import decrypt_text
 from apps.core.ratelimit import count_in_second
-from apps.core.sql import prepared
+from apps.core.sql import column as column_of
+from apps.core.sql import int_array, prepared, text_array
+from apps.core.sql import table as table_of
 from apps.gateway.presence import presence_store
 from apps.gateway.sessions import DESKTOP
 from apps.messaging.models import Message, MessageType
@@ -195,10 +196,7 @@ def _within_rate(app_id: int, rate: int, count: int) -> bool:
 
 
 def _column(name: str) -> str:
-    field = PushAttempt._meta.get_field(name)
-    if not isinstance(field, Field) or not field.column:
-        raise LookupError(f"PushAttempt.{name} is not a column")
-    return connection.ops.quote_name(field.column)
+    return column_of(PushAttempt, name)
 
 
 def _chunks(values: Sequence[int], size: int) -> Iterator[Sequence[int]]:
@@ -244,7 +242,7 @@ def _insert_and_claim_postgres(
     message: PushMessage, ordered: Sequence[Planned], now: dt.datetime
 ) -> list[tuple[Any, ...]]:
     """(attempt id, device id, attempts) of the pairs claimed: two fixed statements, prepared."""
-    table = connection.ops.quote_name(PushAttempt._meta.db_table)
+    table = table_of(PushAttempt)
     c = _column
     # In device order: two tasks inserting the same pairs in different orders could deadlock.
     prepared(
@@ -260,16 +258,22 @@ def _insert_and_claim_postgres(
             AttemptStatus.PENDING.value,
             now,
             now,
-            [p.device.pk for p in ordered],
-            [p.device.provider for p in ordered],
-            [p.notification.badge for p in ordered],
+            int_array(p.device.pk for p in ordered),
+            text_array(p.device.provider for p in ordered),
+            [p.notification.badge for p in ordered],  # may hold None: a list, not a literal
         ],
     )
     return prepared(
         f"UPDATE {table} SET {c('status')} = %s, {c('updated_at')} = %s"  # noqa: S608 - names from the model
         f" WHERE {c('message')} = %s AND {c('status')} = %s AND {c('device')} = ANY(%s::bigint[])"
         f" RETURNING {c('id')}, {c('device')}, {c('attempts')}",
-        [AttemptStatus.SENDING, now, message.pk, AttemptStatus.PENDING, [p.device.pk for p in ordered]],
+        [
+            AttemptStatus.SENDING,
+            now,
+            message.pk,
+            AttemptStatus.PENDING,
+            int_array(p.device.pk for p in ordered),
+        ],
     )
 
 
@@ -291,7 +295,7 @@ def _insert_and_claim_portable(
         ignore_conflicts=True,
     )
     sql_now = connection.ops.adapt_datetimefield_value(now)
-    table = connection.ops.quote_name(PushAttempt._meta.db_table)
+    table = table_of(PushAttempt)
     rows: list[tuple[Any, ...]] = []
     with connection.cursor() as cursor:
         for chunk in _chunks([p.device.pk for p in ordered], CLAIM_CHUNK):
@@ -421,7 +425,7 @@ _OUTCOME_FIELDS = ("attempts", "status_code", "detail", "response", "status", "u
 
 def _write_outcomes(cursor: CursorWrapper, rows: Sequence[tuple[Any, ...]]) -> None:
     """Each row: the _OUTCOME_FIELDS values, then the attempt id."""
-    table = connection.ops.quote_name(PushAttempt._meta.db_table)
+    table = table_of(PushAttempt)
     if connection.vendor == "postgresql":
         # One fixed statement, prepared: the rows travel as arrays.
         assignments = ", ".join(f"{_column(f)} = v.{f}" for f in _OUTCOME_FIELDS)

@@ -15,13 +15,17 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from django.db import connection, models
+from django.db import connection
 
+from apps.core import sql
 from apps.core.sql import fetch, id_in, id_list
 from apps.imusers.models import ImUser
 from apps.messaging.models import Conversation, ConversationKind, ConversationMember, Message
 from apps.push.models import Device, PushPreferences
 from apps.teams.models import Team
+
+# Short names for the quoted table and column names these statements are written with.
+_t, _c = sql.table, sql.column
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,17 +69,6 @@ class DeviceRow:
     timezone: str
     push_muted: bool
     badge: int
-
-
-def _t(model: type[models.Model]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _c(model: type[models.Model], name: str) -> str:
-    field = model._meta.get_field(name)
-    if not isinstance(field, models.Field) or not field.column:
-        raise LookupError(f"{model.__name__}.{name} is not a column")
-    return connection.ops.quote_name(field.column)
 
 
 @cache
@@ -127,8 +120,9 @@ def message_recipients(*, conversation_id: int, sender_id: int) -> list[int]:
     return [row[0] for row in fetch(_recipients_sql(), [conversation_id, sender_id])]
 
 
-def _devices_sql() -> str:
-    # Not cached: the id-list filter depends on the database vendor, and this is cheap to build.
+@cache
+def _devices_sql(vendor: str) -> str:
+    # Per vendor: the id-list filter is the database's own (``id_in``).
     d, p, cm, c = Device, PushPreferences, ConversationMember, Conversation
 
     def greatest(a: str, b: str) -> str:  # GREATEST is not SQLite's; CASE is everyone's
@@ -160,7 +154,8 @@ _DEFAULT_PREFERENCES = PushPreferences()
 def devices_for(*, message: PushMessage, user_ids: list[int]) -> list[DeviceRow]:
     """The devices of ``user_ids`` in the message's app, each with its user's preferences (the
     defaults where the user has none), mute of the message's conversation and badge."""
-    rows = fetch(_devices_sql(), [message.conversation_id, message.app_id, id_list(user_ids)])
+    params = [message.conversation_id, message.app_id, id_list(user_ids)]
+    rows = fetch(_devices_sql(connection.vendor), params)
     default = _DEFAULT_PREFERENCES
     out = []
     for row in rows:
