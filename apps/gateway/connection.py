@@ -15,10 +15,10 @@ from typing import Any
 from apps.core.conf import setting_int
 from apps.core.errors import DomainError
 from apps.gateway import handlers
-from apps.gateway.asgi_extensions import WEBSOCKET_WRITE
+from apps.gateway.asgi_extensions import WEBSOCKET_FANOUT, WEBSOCKET_WRITE
 from apps.gateway.caller import Caller, error_frame
 from apps.gateway.db import db
-from apps.gateway.process import GatewayProcess, current_process
+from apps.gateway.process import GatewayProcess, WriteMany, current_process
 from apps.gateway.sessions import Session, session_authenticate, session_close, session_register
 from apps.protocol import codec
 from apps.protocol import imcloud_pb2 as pb
@@ -55,9 +55,15 @@ class Connection:
     def __init__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         self.scope, self._receive, self._send = scope, receive, send
         # The server's synchronous write, where it offers one (apps/gateway/asgi_extensions.py).
-        self._write_now: Callable[[bytes | str], None] | None = (scope.get("extensions") or {}).get(
-            WEBSOCKET_WRITE
+        extensions = scope.get("extensions") or {}
+        self._write_now: Callable[[bytes | str], None] | None = extensions.get(WEBSOCKET_WRITE)
+        # The server's write to many connections at once, where it offers one: ``writer`` is this
+        # connection's handle for it, set while pushes may be written that way (logged in, open).
+        fanout = extensions.get(WEBSOCKET_FANOUT)
+        self._fanout: tuple[object, WriteMany] | None = (
+            (fanout["writer"], fanout["write_many"]) if fanout else None
         )
+        self.writer: object | None = None
         self.encoding = codec.Encoding.JSON
         self.process: GatewayProcess | None = None
         self.session: Session | None = None
@@ -105,7 +111,7 @@ class Connection:
         self.process.add_connection(self)
 
     async def _cleanup(self) -> None:
-        self.closed = True
+        self._mark_closed()
         if self.process is not None:
             self.process.remove_connection(self)
         if self.session is not None:
@@ -116,9 +122,6 @@ class Connection:
 
     # --- writing -----------------------------------------------------------------------------------
 
-    def encode_push(self, frame: bytes) -> bytes | str:
-        return frame if self.encoding is codec.Encoding.PROTO else codec.proto_to_json(frame)
-
     async def write(self, data: bytes | str) -> None:
         """Write a pushed frame; held back until the login result has gone out."""
         if self.closed:
@@ -128,19 +131,6 @@ class Connection:
             return
         await self._write_raw(data)
 
-    def write_now(self, data: bytes | str) -> bool:
-        """``write`` without an await where the server offers a synchronous write; False when the
-        caller must ``await write(data)`` instead (no such write, or the login result is not out)."""
-        if self.closed:
-            return True
-        if self._write_now is None or not self.ready:
-            return False
-        try:
-            self._write_now(data)
-        except Exception:  # the peer went away mid-write; the disconnect event follows
-            self.closed = True
-        return True
-
     async def _write_raw(self, data: bytes | str) -> None:
         try:
             if self._write_now is not None:
@@ -149,7 +139,11 @@ class Connection:
                 key = "bytes" if isinstance(data, bytes) else "text"
                 await self._send({"type": "websocket.send", key: data})
         except Exception:  # the peer went away mid-write; the disconnect event follows
-            self.closed = True
+            self._mark_closed()
+
+    def _mark_closed(self) -> None:
+        self.closed = True
+        self.writer = None
 
     async def reply(self, frame: pb.Frame) -> None:
         if not self.closed:
@@ -160,7 +154,7 @@ class Connection:
 
     async def close(self, code: int) -> None:
         if not self.closed:
-            self.closed = True
+            self._mark_closed()
             await self._send({"type": "websocket.close", "code": code})
 
     async def kick(self, reason: int, detail: str) -> None:
@@ -277,10 +271,19 @@ class Connection:
         await self.reply(pb.Frame(request_id=frame.request_id, login_result=result))
         if login.sync_cursor:
             await self.reply(await handlers.conversation_sync_push(self.caller, login.sync_cursor))
+        await self.open_for_pushes()
+
+    async def open_for_pushes(self) -> None:
+        """After the login result: write what was held back, and take pushes from now on (through
+        the server's write to many connections where it offers one)."""
         self.ready = True
         held, self._held = self._held, []
         for data in held:
             await self._write_raw(data)
+        if self._fanout is not None and not self.closed and self.process is not None:
+            writer, write_many = self._fanout
+            if self.process.fanout_with(write_many):
+                self.writer = writer
 
 
 async def gateway_app(scope: dict[str, Any], receive: Receive, send: Send) -> None:

@@ -3,8 +3,9 @@
     python -m apps.gateway.daphne_server -b HOST -p PORT --proxy-headers imcloud.asgi:application
 
 Takes daphne's command-line options unchanged. The difference is how a WebSocket message reaches
-the socket (through ``websocket.send``, or the ``imcloud.websocket.write`` scope extension that
-this server offers, apps/gateway/asgi_extensions.py). Stock daphne frames every message in
+the socket (through ``websocket.send``, or the ``imcloud.websocket.write`` and
+``imcloud.websocket.fanout`` scope extensions that this server offers,
+apps/gateway/asgi_extensions.py). Stock daphne frames every message in
 autobahn and hands it to Twisted, which registers the socket with the poller, writes it on the
 next loop iteration and unregisters it: two ``epoll_ctl`` calls and a loop callback per message
 and connection, which is what limits a large team's fan-out (docs/performance.md). Here, when the
@@ -23,14 +24,18 @@ it (the login result's ``idle_timeout``). A 20 s server ping would wake every ph
 from __future__ import annotations
 
 import errno
+import logging
 import struct
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from daphne import cli, server, ws_protocol
 from twisted.internet import tcp
 
-from apps.gateway.asgi_extensions import WEBSOCKET_WRITE
+from apps.gateway.asgi_extensions import WEBSOCKET_FANOUT, WEBSOCKET_WRITE
+
+logger = logging.getLogger(__name__)
 
 NO_PINGS = 86_400
 _AGAIN = (errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS, errno.EINTR)
@@ -88,11 +93,12 @@ class DirectWriteProtocol(ws_protocol.WebSocketProtocol):
         """The ``imcloud.websocket.write`` extension (apps/gateway/asgi_extensions.py)."""
         if self.state == self.STATE_OPEN:
             binary = isinstance(data, bytes)
-            if not self._write_direct(data, binary=binary):
+            if _send_direct((self,), data, binary=binary):
                 ws_protocol.WebSocketProtocol.serverSend(self, data, binary)
 
     def serverSend(self, content: bytes | str, binary: bool = False) -> None:
-        if not self._write_direct(content, binary=binary):
+        # Not open: autobahn's path, which refuses it as it always did.
+        if self.state != self.STATE_OPEN or _send_direct((self,), content, binary=binary):
             super().serverSend(content, binary)
 
     def _is_plain(self) -> bool:
@@ -103,36 +109,61 @@ class DirectWriteProtocol(ws_protocol.WebSocketProtocol):
             and type(self.transport) is tcp.Server
         )
 
-    def _write_direct(self, content: bytes | str, *, binary: bool) -> bool:
-        if self.state != self.STATE_OPEN:
-            return False
-        plain = self._plain
+
+def write_many(protocols: Sequence[DirectWriteProtocol], data: bytes | str) -> None:
+    """The ``imcloud.websocket.fanout`` extension: one message to many connections of this server
+    (apps/gateway/asgi_extensions.py). The frame is built once and the loop makes no call per
+    connection but the ``send``: per delivery, the Python around the system call was most of a
+    large team's fan-out cost."""
+    binary = isinstance(data, bytes)
+    for protocol in _send_direct(protocols, data, binary=binary):
+        try:
+            if protocol.state == protocol.STATE_OPEN:
+                ws_protocol.WebSocketProtocol.serverSend(protocol, data, binary)
+        except Exception:  # a connection going away mid-write; its close event follows
+            logger.debug("write to a closing connection failed", exc_info=True)
+
+
+def _send_direct(
+    protocols: Sequence[DirectWriteProtocol], content: bytes | str, *, binary: bool
+) -> list[DirectWriteProtocol]:
+    """Write ``content`` with one ``send`` to each connection that allows it (open, a plain TCP
+    socket, nothing queued ahead); returns the open ones that must take autobahn's path."""
+    data, size = framed(content, binary=binary)
+    length = len(data)
+    slow: list[DirectWriteProtocol] = []
+    for protocol in protocols:
+        if protocol.state != OPEN:
+            continue
+        plain = protocol._plain
         if plain is None:
-            plain = self._plain = self._is_plain()
-        transport: Any = self.transport
+            plain = protocol._plain = protocol._is_plain()
+        transport: Any = protocol.transport
         if (
             not plain
-            or self.send_queue
+            or protocol.send_queue
             or not transport.connected
             or transport.disconnecting
             or transport._tempDataBuffer
             or transport.offset != len(transport.dataBuffer)
+            or 0 < protocol.maxMessagePayloadSize < size
         ):
-            return False
-        data, size = framed(content, binary=binary)
-        if 0 < self.maxMessagePayloadSize < size:
-            return False
+            slow.append(protocol)
+            continue
         try:
             sent = transport.socket.send(data)
         except OSError as exc:
             if exc.errno not in _AGAIN:
                 # A dead socket: Twisted's buffered write path notices and closes it properly.
                 transport.write(data)
-                return True
+                continue
             sent = 0
-        if sent < len(data):
+        if sent < length:
             transport.write(data[sent:])
-        return True
+    return slow
+
+
+OPEN = DirectWriteProtocol.STATE_OPEN
 
 
 class Server(server.Server):
@@ -150,7 +181,9 @@ class Server(server.Server):
 
     def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
         if isinstance(protocol, DirectWriteProtocol):
-            scope.setdefault("extensions", {})[WEBSOCKET_WRITE] = protocol.write_now
+            extensions = scope.setdefault("extensions", {})
+            extensions[WEBSOCKET_WRITE] = protocol.write_now
+            extensions[WEBSOCKET_FANOUT] = {"writer": protocol, "write_many": write_many}
         return super().create_application(protocol, scope)
 
 

@@ -14,6 +14,7 @@ import gc
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
@@ -22,11 +23,14 @@ from channels.layers import get_channel_layer
 from apps.gateway import registry
 from apps.gateway.batching import SendBatcher
 from apps.gateway.presence import PRESENCE_REFRESH, SessionEntry, expiry, presence_store
+from apps.protocol import codec
 
 if TYPE_CHECKING:
     from apps.gateway.connection import Connection
 
 logger = logging.getLogger(__name__)
+
+WriteMany = Callable[[Sequence[object], bytes | str], None]
 
 SWEEP_INTERVAL = 1.0
 GC_THRESHOLD = 50_000
@@ -45,6 +49,8 @@ class GatewayProcess:
         self._start_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self.sends = SendBatcher(loop)
+        # The server's write to many connections (apps/gateway/asgi_extensions.py), once known.
+        self.write_many: WriteMany | None = None
 
     async def ensure_started(self) -> None:
         if self.channel:
@@ -132,18 +138,45 @@ class GatewayProcess:
                 if conn is not None:
                     await conn.kick(message["reason"], message.get("detail", ""))
 
+    def fanout_with(self, write_many: WriteMany) -> bool:
+        """Whether a connection offering ``write_many`` may be written through it: the first one
+        offered is the process's (one server per process), and a connection offering another is
+        written one by one."""
+        if self.write_many is None:
+            self.write_many = write_many
+        return write_many is self.write_many
+
     async def _deliver(self, groups: list[list[Any]]) -> None:
+        by_user, write_many = self.by_user, self.write_many
         for user_ids, frame, exclude in groups:
-            encoded: dict[Any, bytes | str] = {}
+            # Gathered without an await, so the sets cannot change underneath.
+            fast: dict[codec.Encoding, list[object]] = {}
+            slow: list[Connection] = []
             for user_id in user_ids:
-                for conn in list(self.by_user.get(user_id, ())):
+                conns = by_user.get(user_id)
+                if conns is None:
+                    continue
+                for conn in conns:
                     if conn.session_id == exclude:
                         continue
-                    data = encoded.get(conn.encoding)
-                    if data is None:
-                        data = encoded[conn.encoding] = conn.encode_push(frame)
-                    if not conn.write_now(data):
-                        await conn.write(data)
+                    writer = conn.writer
+                    if writer is None:
+                        slow.append(conn)
+                        continue
+                    writers = fast.get(conn.encoding)
+                    if writers is None:
+                        writers = fast[conn.encoding] = []
+                    writers.append(writer)
+            encoded: dict[codec.Encoding, bytes | str] = {}
+            for encoding, writers in fast.items():
+                data = encoded[encoding] = encode_push(frame, encoding)
+                assert write_many is not None  # a connection has a writer only once it is set
+                write_many(writers, data)
+            for conn in slow:
+                payload = encoded.get(conn.encoding)
+                if payload is None:
+                    payload = encoded[conn.encoding] = encode_push(frame, conn.encoding)
+                await conn.write(payload)
 
     # --- housekeeping ------------------------------------------------------------------------------
 
@@ -166,6 +199,11 @@ class GatewayProcess:
                 await sync_to_async(store.put, thread_sensitive=False)(entries)
             except Exception:
                 logger.exception("presence refresh failed", extra={"sessions": len(entries)})
+
+
+def encode_push(frame: bytes, encoding: codec.Encoding) -> bytes | str:
+    """A pushed frame (serialised protobuf) in a connection's encoding."""
+    return frame if encoding is codec.Encoding.PROTO else codec.proto_to_json(frame)
 
 
 _by_loop: dict[asyncio.AbstractEventLoop, GatewayProcess] = {}

@@ -1,17 +1,22 @@
-"""daphne's direct write path: the frame header (read back as RFC 6455 says a client reads it), and
-the gateway's use of the synchronous write the server offers."""
+"""daphne's direct write path: the frame header (read back as RFC 6455 says a client reads it), the
+write to many sockets at once, and the gateway's use of it."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import struct
+from collections.abc import Sequence
 from typing import Any
-from unittest.mock import AsyncMock
 
 import pytest
 
-from apps.gateway.asgi_extensions import WEBSOCKET_WRITE
+from apps.gateway.asgi_extensions import WEBSOCKET_FANOUT
 from apps.gateway.connection import Connection
-from apps.gateway.daphne_server import frame_header, framed
+from apps.gateway.daphne_server import DirectWriteProtocol, _send_direct, frame_header, framed
+from apps.gateway.process import GatewayProcess
+from apps.protocol import codec
+from apps.protocol import imcloud_pb2 as pb
 
 
 def _read_header(header: bytes) -> tuple[bool, int, bool, int, int]:
@@ -56,23 +61,123 @@ def test_a_frame_is_built_once_for_the_same_message_and_anew_for_any_other() -> 
     assert as_text_frame == frame_header(200, binary=False) + push
 
 
-def test_pushes_use_the_servers_synchronous_write_once_the_client_is_ready() -> None:
-    written: list[bytes | str] = []
+class _Transport:
+    """The fields of a Twisted TCP transport the direct path reads, over a real socket."""
+
+    def __init__(self, sock: socket.socket, *, buffered: bytes = b"") -> None:
+        self.socket, self.connected, self.disconnecting = sock, True, False
+        self.dataBuffer, self.offset = buffered, 0
+        self._tempDataBuffer: list[bytes] = []
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+
+class _Protocol:
+    STATE_OPEN, STATE_CLOSING = DirectWriteProtocol.STATE_OPEN, DirectWriteProtocol.STATE_CLOSING
+
+    def __init__(self, transport: _Transport, *, state: int = STATE_OPEN, queued: bool = False) -> None:
+        self.transport, self.state, self._plain = transport, state, True
+        self.send_queue = [object()] if queued else []
+        self.maxMessagePayloadSize = 0
+
+
+def _pair() -> tuple[socket.socket, socket.socket]:
+    """Both ends of a loopback TCP connection: the server's (non-blocking, as Twisted has it)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        theirs = socket.create_connection(listener.getsockname())
+        ours, _ = listener.accept()
+    ours.setblocking(False)
+    theirs.settimeout(5)
+    return ours, theirs
+
+
+def test_one_message_is_sent_straight_to_every_open_idle_socket_and_the_rest_are_handed_back() -> None:
+    push = b"\x08\x01" * 100
+    idle = [_pair() for _ in range(3)]
+    queued_pair, buffered_pair, closing_pair = _pair(), _pair(), _pair()
+    idle_protocols = [_Protocol(_Transport(ours)) for ours, _ in idle]
+    queued = _Protocol(_Transport(queued_pair[0]), queued=True)
+    buffered = _Protocol(_Transport(buffered_pair[0], buffered=b"earlier"))
+    closing = _Protocol(_Transport(closing_pair[0]), state=_Protocol.STATE_CLOSING)
+    protocols: list[Any] = [
+        idle_protocols[0],
+        queued,
+        idle_protocols[1],
+        buffered,
+        closing,
+        idle_protocols[2],
+    ]
+
+    handed_back = _send_direct(protocols, push, binary=True)
+
+    frame = frame_header(200, binary=True) + push
+    assert [theirs.recv(4096) for _, theirs in idle] == [frame, frame, frame]
+    assert handed_back == [queued, buffered]  # they take autobahn's path, behind what is queued
+    assert [p.transport.written for p in (queued, buffered, closing)] == [[], [], []]
+    for _, theirs in (queued_pair, buffered_pair, closing_pair):
+        theirs.setblocking(False)
+        with pytest.raises(BlockingIOError):  # nothing arrived
+            theirs.recv(4096)
+    for ours, theirs in (*idle, queued_pair, buffered_pair, closing_pair):
+        ours.close()
+        theirs.close()
+
+
+def test_what_the_kernel_does_not_take_goes_to_twisteds_buffer() -> None:
+    ours, theirs = _pair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    protocol = _Protocol(_Transport(ours))
+    big = b"x" * 2_000_000
+
+    assert _send_direct([protocol], big, binary=True) == []  # type: ignore[list-item]
+
+    frame = frame_header(len(big), binary=True) + big
+    (rest,) = protocol.transport.written
+    assert 0 < len(rest) < len(frame)
+    received = b""
+    while len(received) < len(frame) - len(rest):
+        received += theirs.recv(1 << 20)
+    assert received + rest == frame
+    ours.close()
+    theirs.close()
+
+
+async def test_a_delivery_hands_each_encoding_to_the_servers_write_many_once() -> None:
+    calls: list[tuple[list[object], bytes | str]] = []
+
+    def write_many(writers: Sequence[object], data: bytes | str) -> None:
+        calls.append((list(writers), data))
 
     async def unused(*args: Any) -> Any:
         raise AssertionError("websocket.send is not used when the server offers a write")
 
-    conn = Connection({"type": "websocket", "extensions": {WEBSOCKET_WRITE: written.append}}, unused, unused)
-    assert conn.write_now(b"held back") is False  # before the login result: held by write()
-    conn.ready = True
-    assert (conn.write_now(b"one"), conn.write_now("two")) == (True, True)
-    assert written == [b"one", "two"]
-    conn.closed = True
-    assert conn.write_now(b"dropped") is True
-    assert written == [b"one", "two"]
+    process = GatewayProcess(asyncio.get_running_loop())
 
+    def connect(user_id: int, session: str, encoding: codec.Encoding) -> Connection:
+        scope = {
+            "type": "websocket",
+            "extensions": {WEBSOCKET_FANOUT: {"writer": session, "write_many": write_many}},
+        }
+        conn = Connection(scope, unused, unused)
+        conn.process, conn.user_id, conn.session_id, conn.encoding = process, user_id, session, encoding
+        process.add_session(conn)
+        return conn
 
-def test_without_the_extension_pushes_go_through_websocket_send() -> None:
-    conn = Connection({"type": "websocket"}, AsyncMock(), AsyncMock())
-    conn.ready = True
-    assert conn.write_now(b"one") is False
+    proto_conns = [connect(1, "s1", codec.Encoding.PROTO), connect(2, "s2", codec.Encoding.PROTO)]
+    json_conn = connect(2, "s3", codec.Encoding.JSON)
+    origin = connect(3, "origin", codec.Encoding.PROTO)
+    waiting = connect(4, "s4", codec.Encoding.PROTO)  # logged in, login result not out yet
+    for conn in (*proto_conns, json_conn, origin):
+        await conn.open_for_pushes()
+    frame = pb.Frame(message=pb.Message(text="hi", seq=7)).SerializeToString()
+
+    await process.handle({"type": "gw.deliver", "groups": [[[1, 2, 3, 4, 5], frame, "origin"]]})
+
+    assert sorted(calls, key=lambda call: isinstance(call[1], str)) == [
+        (["s1", "s2"], frame),
+        (["s3"], codec.proto_to_json(frame)),
+    ]
+    assert waiting._held == [frame]
+    process.sends._router.cancel()
