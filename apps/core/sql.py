@@ -19,6 +19,9 @@ from typing import Any
 
 import psycopg
 from django.db import connection, models
+from psycopg.pq import ExecStatus
+
+TUPLES_OK = ExecStatus.TUPLES_OK
 
 
 def prepared(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -27,7 +30,9 @@ def prepared(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     started = time.monotonic()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, prepare=True)
-        rows = cursor.fetchall() if cursor.description is not None else []
+        # The result's status, not ``description``: that builds a Column object per column.
+        result = cursor.pgresult
+        rows = cursor.fetchall() if result is not None and result.status == TUPLES_OK else []
     if connection.queries_logged:
         connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
     return rows

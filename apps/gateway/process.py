@@ -92,6 +92,10 @@ class GatewayProcess:
         self.by_session[conn.session_id] = conn
         self.by_user[conn.user_id].add(conn)
 
+    def reaches(self, user_id: int, exclude: str) -> bool:
+        """Whether a user has a session here other than ``exclude``."""
+        return any(conn.session_id != exclude for conn in self.by_user.get(user_id, ()))
+
     def entry_for(self, conn: Connection) -> SessionEntry:
         return SessionEntry(
             session_id=conn.session_id,

@@ -7,37 +7,58 @@ destination process, whatever the number of recipients there.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from apps.gateway import registry
 from apps.gateway.frames import ctype, message_proto, push_frame
 from apps.gateway.presence import presence_store
 from apps.gateway.registry import local_process
 from apps.protocol import imcloud_pb2 as pb
 
 if TYPE_CHECKING:
+    from apps.gateway.process import GatewayProcess
     from apps.imusers.models import ImUser
     from apps.messaging.conversations import Place
+    from apps.messaging.models import Message
     from apps.messaging.sending import SendResult
 
 logger = logging.getLogger(__name__)
 
-# Users, one serialised frame for all of them, and a session not to send it to (the origin).
-Group = tuple[list[int], bytes, str]
+# Users, one serialised frame for all of them (or what makes it, when it may not be needed), and a
+# session not to send it to (the origin).
+Frame = bytes | Callable[[], bytes]
+Group = tuple[list[int], Frame, str]
 
 
-def _batches(groups: list[Group], where: dict[str, set[int]]) -> dict[str, dict[str, Any]]:
-    """One layer message per destination process, listing its users per frame."""
+def _batches(
+    groups: list[Group], where: dict[str, set[int]], here: GatewayProcess | None = None
+) -> dict[str, dict[str, Any]]:
+    """One layer message per destination process, listing its users per frame. ``here``: the
+    process the origin sessions are on, which can tell that a user's only session there is the
+    origin (a sender with no other device): such a copy goes nowhere, and is not even built."""
     batches: dict[str, list[list[Any]]] = defaultdict(list)
     for user_ids, frame, exclude in groups:
         for process, present in where.items():
             local_users = [user_id for user_id in user_ids if user_id in present]
+            if (
+                len(local_users) == 1
+                and exclude
+                and here is not None
+                and process == here.channel
+                and not here.reaches(local_users[0], exclude)
+            ):
+                continue
             if local_users:
+                if callable(frame):
+                    frame = frame()
                 batches[process].append([local_users, frame, exclude])
     return {process: {"type": "gw.deliver", "groups": items} for process, items in batches.items()}
 
@@ -59,7 +80,8 @@ async def route_async(groups: list[Group]) -> int:
     """From the event loop: the same as ``route`` without leaving it."""
     if not groups:
         return 0
-    messages = _batches(groups, await presence_store().aprocesses(_everyone(groups)))
+    where = await presence_store().aprocesses(_everyone(groups))
+    messages = _batches(groups, where, registry.process_of_loop(asyncio.get_running_loop()))
     layer = get_channel_layer()
     assert layer is not None
     for channel, message in messages.items():
@@ -162,11 +184,14 @@ def plan_messages(results: Sequence[SendResult], rosters: dict[int, list[int]] |
         to_peer = message_proto(message, target=sender_accid, from_accid=sender_accid, kind=conversation.kind)
         groups.append(([peer.pk], push_frame(message=to_peer), result.origin_session))
         if peer.pk != message.sender_id:
-            to_self = message_proto(
-                message, target=peer.accid, from_accid=sender_accid, kind=conversation.kind
-            )
-            groups.append(([message.sender_id], push_frame(message=to_self), result.origin_session))
+            # The sender's other devices: built only if they have one (``_batches``).
+            to_self = partial(_message_frame, message, peer.accid, sender_accid, conversation.kind)
+            groups.append(([message.sender_id], to_self, result.origin_session))
     return groups
+
+
+def _message_frame(message: Message, target: str, from_accid: str, kind: int) -> bytes:
+    return push_frame(message=message_proto(message, target=target, from_accid=from_accid, kind=kind))
 
 
 def messages_created(results: Sequence[SendResult]) -> None:

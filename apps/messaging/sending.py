@@ -124,7 +124,7 @@ def message_send_one(request: SendRequest, after_commit: AfterCommit) -> Outcome
         original = Message.objects.select_related("conversation", "sender").get(
             app=request.app, sender=request.sender, client_msg_id=request.client_msg_id
         )
-        place = place_in(conversation=original.conversation, user=request.sender)
+        place = _original_place(original, request.sender)
         return SendResult(
             message=original, place=place, duplicate=True, origin_session=request.origin_session
         )
@@ -135,8 +135,7 @@ def _store(
 ) -> list[SendResult]:
     sql = _sql()
     pending = sorted(bodies)
-    originals = sql.originals(requests, pending)
-    places = _places(sql, requests, [i for i in pending if _key(requests[i]) not in originals], outcomes)
+    originals, places = sql.resolve(requests, pending, outcomes)
     stamp = now_ms()
     # Lock the conversations in id order (two batches never wait on each other in a cycle) and
     # read their positions under the lock.
@@ -148,7 +147,7 @@ def _store(
         key = _key(request)
         if key in originals:
             original = originals[key]
-            place = place_in(conversation=original.conversation, user=request.sender)
+            place = _original_place(original, request.sender)
             outcomes[index] = SendResult(
                 original, place, duplicate=True, origin_session=request.origin_session
             )
@@ -184,22 +183,42 @@ def _store(
     return [result for index, _, _ in fresh if isinstance(result := outcomes[index], SendResult)]
 
 
+def _original_place(original: Message, sender: ImUser) -> Place:
+    """The sender's place in a stored message's conversation, to answer its retry. They may have
+    left the team since; the answer (the original's ack) is the same, so their membership then
+    is a stand-in, never saved (a retry stores and publishes nothing)."""
+    conversation = original.conversation
+    try:
+        return place_in(conversation=conversation, user=sender)
+    except ConversationMember.DoesNotExist:
+        if conversation.kind != ConversationKind.TEAM:
+            raise
+        stand_in = ConversationMember(app_id=conversation.app_id, conversation=conversation, user=sender)
+        return Place(conversation=conversation, member=stand_in, peer=None)
+
+
 def _key(request: SendRequest) -> tuple[int, int, str]:
     return (request.app.pk, request.sender.pk, request.client_msg_id)
 
 
 def _places(
-    sql: _Statements, requests: Sequence[SendRequest], pending: list[int], outcomes: list[Outcome | None]
+    sql: _Statements,
+    requests: Sequence[SendRequest],
+    pending: list[int],
+    outcomes: list[Outcome | None],
+    stored: dict[int, int],
 ) -> dict[int, Place]:
-    """Each send's place, found with one query per conversation type; refusals go to ``outcomes``."""
+    """Each send's place, found with one query per conversation type; refusals go to ``outcomes``.
+    Where the query also finds a send already stored (a retry), its message id goes to ``stored``
+    and it gets no place."""
     places: dict[int, Place] = {}
     p2p = [i for i in pending if requests[i].conversation_type == ConversationKind.P2P]
     team = [i for i in pending if requests[i].conversation_type == ConversationKind.TEAM]
     for i in pending:
         if requests[i].conversation_type not in ConversationKind.values:
             outcomes[i] = InvalidField("conversation_type must be P2P or TEAM", field="conversation_type")
-    sql.p2p_places(requests, p2p, places, outcomes)
-    sql.team_places(requests, team, places, outcomes)
+    sql.p2p_places(requests, p2p, places, outcomes, stored)
+    sql.team_places(requests, team, places, outcomes, stored)
     for index, place in list(places.items()):
         try:
             check_may_post(place)
@@ -213,6 +232,14 @@ class _Statements:
     """The statements of a batch, through the ORM: any database Django supports (SQLite for the
     embedded quick start). ``_PostgresStatements`` does the same in a fixed number of set-based
     statements. Every statement is scoped by the sending app."""
+
+    def resolve(
+        self, requests: Sequence[SendRequest], pending: list[int], outcomes: list[Outcome | None]
+    ) -> tuple[dict[tuple[int, int, str], Message], dict[int, Place]]:
+        """The batch's retries of stored sends (by key), and the place of every other send."""
+        originals = self.originals(requests, pending)
+        fresh = [i for i in pending if _key(requests[i]) not in originals]
+        return originals, _places(self, requests, fresh, outcomes, {})
 
     def originals(
         self, requests: Sequence[SendRequest], pending: list[int]
@@ -233,6 +260,7 @@ class _Statements:
         pending: list[int],
         places: dict[int, Place],
         outcomes: list[Outcome | None],
+        stored: dict[int, int],
     ) -> None:
         if not pending:
             return
@@ -274,6 +302,7 @@ class _Statements:
         pending: list[int],
         places: dict[int, Place],
         outcomes: list[Outcome | None],
+        stored: dict[int, int],
     ) -> None:
         wanted = _team_ids(requests, pending, outcomes)
         if not wanted:
@@ -362,30 +391,37 @@ def _p2p_sql() -> str:
     the peer and the conversation; the membership is reached through that conversation (a
     member's app is its conversation's), which leaves the planner its (conversation, user) index."""
     return (
-        f"SELECT k.ord, {_columns(ImUser, 'p')}, {_columns(Conversation, 'c')}, "  # noqa: S608 - model columns
+        f"SELECT k.ord, o.id, {_columns(ImUser, 'p')}, {_columns(Conversation, 'c')}, "  # noqa: S608
         f"{_columns(ConversationMember, 'm')} "
-        "FROM unnest(%s::int[], %s::bigint[], %s::bigint[], %s::text[]) "
-        "AS k(ord, app_id, sender_id, accid) "
+        "FROM unnest(%s::int[], %s::bigint[], %s::bigint[], %s::text[], %s::text[]) "
+        "AS k(ord, app_id, sender_id, accid, client_msg_id) "
         "JOIN imusers_imuser p ON p.app_id = k.app_id AND p.accid = k.accid "
         "LEFT JOIN messaging_conversation c ON c.app_id = k.app_id AND c.kind = %s "
         "AND c.user_low_id = LEAST(k.sender_id, p.id) "
         "AND c.user_high_id = GREATEST(k.sender_id, p.id) "
         "LEFT JOIN messaging_conversationmember m ON m.conversation_id = c.id "
-        "AND m.user_id = k.sender_id"
+        "AND m.user_id = k.sender_id " + _STORED_JOIN
     )
+
+
+# A send already stored under its client_msg_id (a retry): ``o.id`` is its message.
+_STORED_JOIN = (
+    "LEFT JOIN messaging_message o ON o.app_id = k.app_id AND o.sender_id = k.sender_id "
+    "AND o.client_msg_id = k.client_msg_id"
+)
 
 
 @cache
 def _team_sql() -> str:
     """Each send's open team in the sender's app, and the sender's membership if any."""
     return (
-        f"SELECT k.ord, {_columns(Conversation, 'c')}, {_columns(ConversationMember, 'm')} "  # noqa: S608
-        "FROM unnest(%s::int[], %s::bigint[], %s::bigint[], %s::bigint[]) "
-        "AS k(ord, app_id, sender_id, team_id) "
+        f"SELECT k.ord, o.id, {_columns(Conversation, 'c')}, {_columns(ConversationMember, 'm')} "  # noqa: S608
+        "FROM unnest(%s::int[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[]) "
+        "AS k(ord, app_id, sender_id, team_id, client_msg_id) "
         "JOIN messaging_conversation c ON c.id = k.team_id AND c.app_id = k.app_id "
         "AND c.kind = %s AND NOT c.closed "
         "LEFT JOIN messaging_conversationmember m ON m.conversation_id = c.id "
-        "AND m.user_id = k.sender_id"
+        "AND m.user_id = k.sender_id " + _STORED_JOIN
     )
 
 
@@ -455,6 +491,23 @@ class _PostgresStatements(_Statements):
     PostgreSQL, was the limit of a gateway's send rate. The (rare) first message of a pair and the
     retries of stored messages still go through the ORM."""
 
+    def resolve(
+        self, requests: Sequence[SendRequest], pending: list[int], outcomes: list[Outcome | None]
+    ) -> tuple[dict[tuple[int, int, str], Message], dict[int, Place]]:
+        # The place statements find the retries too (one round trip fewer per batch). A send they
+        # refused may still be the retry of a stored one (its peer or team gone since, say): a
+        # retry is always answered with its original, so those few are looked up by key.
+        stored: dict[int, int] = {}
+        places = _places(self, requests, pending, outcomes, stored)
+        refused = [i for i in pending if outcomes[i] is not None]
+        originals = self.originals(requests, refused)
+        if stored:
+            originals.update(_originals_by_id(list(stored.values())))
+        for index in refused:
+            if _key(requests[index]) in originals:
+                outcomes[index] = None
+        return originals, places
+
     def originals(
         self, requests: Sequence[SendRequest], pending: list[int]
     ) -> dict[tuple[int, int, str], Message]:
@@ -467,11 +520,7 @@ class _PostgresStatements(_Statements):
             "ON m.app_id = k.app_id AND m.sender_id = k.sender_id AND m.client_msg_id = k.client_msg_id",
             [int_array(k[0] for k in keys), int_array(k[1] for k in keys), text_array(k[2] for k in keys)],
         )
-        ids = [row[0] for row in rows]
-        if not ids:
-            return {}
-        found = Message.objects.select_related("conversation", "sender").filter(pk__in=ids)
-        return {(m.app_id, m.sender_id, m.client_msg_id): m for m in found}
+        return _originals_by_id([row[0] for row in rows])
 
     def p2p_places(
         self,
@@ -479,6 +528,7 @@ class _PostgresStatements(_Statements):
         pending: list[int],
         places: dict[int, Place],
         outcomes: list[Outcome | None],
+        stored: dict[int, int],
     ) -> None:
         if not pending:
             return
@@ -489,6 +539,7 @@ class _PostgresStatements(_Statements):
                 int_array(requests[i].app.pk for i in pending),
                 int_array(requests[i].sender.pk for i in pending),
                 text_array(requests[i].target for i in pending),
+                text_array(requests[i].client_msg_id for i in pending),
                 int(ConversationKind.P2P),
             ],
         )
@@ -498,7 +549,10 @@ class _PostgresStatements(_Statements):
         shared: dict[int, ConversationMember] = {}
         pairs: dict[int, Conversation] = {}
         for row in rows:
-            peer, at = _rows(ImUser, row, 1, db)
+            if row[1] is not None:
+                stored[row[0]] = row[1]
+                continue
+            peer, at = _rows(ImUser, row, 2, db)
             conversation, at = _rows(Conversation, row, at, db)
             member, _ = _rows(ConversationMember, row, at, db)
             assert peer is not None
@@ -508,6 +562,8 @@ class _PostgresStatements(_Statements):
                 member = shared.setdefault(member.pk, member)
             found[row[0]] = (peer, member)
         for i in pending:
+            if i in stored:
+                continue
             if i not in found:
                 outcomes[i] = errors.no_such_user(requests[i].target)
                 continue
@@ -532,6 +588,7 @@ class _PostgresStatements(_Statements):
         pending: list[int],
         places: dict[int, Place],
         outcomes: list[Outcome | None],
+        stored: dict[int, int],
     ) -> None:
         wanted = _team_ids(requests, pending, outcomes)
         if not wanted:
@@ -544,6 +601,7 @@ class _PostgresStatements(_Statements):
                 int_array(requests[i].app.pk for i in order),
                 int_array(requests[i].sender.pk for i in order),
                 int_array(wanted[i] for i in order),
+                text_array(requests[i].client_msg_id for i in order),
                 int(ConversationKind.TEAM),
             ],
         )
@@ -552,7 +610,10 @@ class _PostgresStatements(_Statements):
         shared: dict[int, ConversationMember] = {}
         teams: dict[int, Conversation] = {}
         for row in rows:
-            conversation, at = _rows(Conversation, row, 1, db)
+            if row[1] is not None:
+                stored[row[0]] = row[1]
+                continue
+            conversation, at = _rows(Conversation, row, 2, db)
             member, _ = _rows(ConversationMember, row, at, db)
             assert conversation is not None
             conversation = teams.setdefault(conversation.pk, conversation)
@@ -561,6 +622,8 @@ class _PostgresStatements(_Statements):
                 member = shared.setdefault(member.pk, member)
             found[row[0]] = (conversation, member)
         for i in order:
+            if i in stored:
+                continue
             if i not in found:
                 outcomes[i] = errors.no_such_team(requests[i].target)
                 continue
@@ -629,6 +692,13 @@ class _PostgresStatements(_Statements):
         for message in messages:
             message.pk = ids[(message.conversation_id, message.seq)]
             message._state.adding, message._state.db = False, connection.alias
+
+
+def _originals_by_id(ids: list[int]) -> dict[tuple[int, int, str], Message]:
+    if not ids:
+        return {}
+    found = Message.objects.select_related("conversation", "sender").filter(pk__in=ids)
+    return {(m.app_id, m.sender_id, m.client_msg_id): m for m in found}
 
 
 def _sql() -> _Statements:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from apps.gateway import publish
 from apps.messaging.models import Message
 from apps.protocol import imcloud_pb2 as pb
 from tests.apps.gateway.conftest import db_async
@@ -26,6 +27,28 @@ async def test_a_message_reaches_the_recipient_and_the_senders_other_devices(app
     assert (to_desk.message.target, to_desk.message.seq) == ("bob", 1)
     assert to_bob.message.server_msg_id == ack.send_ack.server_msg_id
     assert await alice_phone.no_push() == []
+
+
+async def test_the_senders_own_copy_is_built_only_while_they_have_another_device(
+    app, users, connect, monkeypatch
+):
+    built: list[str] = []
+    real = publish._message_frame
+    monkeypatch.setattr(
+        publish,
+        "_message_frame",
+        lambda message, target, *rest: (built.append(target), real(message, target, *rest))[1],
+    )
+    alice_phone, bob = await connect("alice", device_id="phone"), await connect("bob")
+    await alice_phone.send_text("bob", "alone", "c-1")
+    await bob.next_push("message")
+    alone = list(built)
+    alice_desk = await connect("alice", device_id="desk", platform=pb.PLATFORM_MAC)
+    await alice_phone.send_text("bob", "not alone", "c-2")
+    to_desk = await alice_desk.next_push("message")
+    assert alone == []
+    assert built == ["bob"]
+    assert to_desk.message.text == "not alone"
 
 
 async def test_the_ack_comes_after_the_message_is_committed(app, users, connect):
