@@ -52,6 +52,8 @@ class SendResult:
 
 
 Outcome = SendResult | DomainError
+# ``ConversationKind.values`` builds a new list on every access.
+_KINDS = frozenset(ConversationKind.values)
 AfterCommit = Callable[[list[SendResult]], None]
 M = TypeVar("M", bound=Model)
 
@@ -97,13 +99,20 @@ def message_send_many(*, requests: Sequence[SendRequest], after_commit: AfterCom
             bodies[index] = content_to_body(request.content)
         except DomainError as exc:
             outcomes[index] = exc
+    sql = _sql()
     try:
-        with transaction.atomic():
-            created = _store(requests, bodies, outcomes)
-            # Copies for the app server's webhook commit (or roll back) with the messages.
-            webhook_messages_created(created)
+        if sql.writes_in_one_statement and not any(request.app.webhook_url for request in requests):
+            # The batch's one write statement is its transaction: no BEGIN and COMMIT round trips
+            # (the reads before it are reads; READ COMMITTED gave them no more in a transaction).
+            created = _store(sql, requests, bodies, outcomes)
             # robust: the messages are stored whatever publishing does; a failure is logged.
             transaction.on_commit(lambda: after_commit(created), robust=True)
+        else:
+            with transaction.atomic():
+                created = _store(sql, requests, bodies, outcomes)
+                # Copies for the app server's webhook commit (or roll back) with the messages.
+                webhook_messages_created(created)
+                transaction.on_commit(lambda: after_commit(created), robust=True)
     except IntegrityError:
         if len(requests) == 1:
             raise
@@ -131,15 +140,14 @@ def message_send_one(request: SendRequest, after_commit: AfterCommit) -> Outcome
 
 
 def _store(
-    requests: Sequence[SendRequest], bodies: dict[int, dict[str, Any]], outcomes: list[Outcome | None]
+    sql: _Statements,
+    requests: Sequence[SendRequest],
+    bodies: dict[int, dict[str, Any]],
+    outcomes: list[Outcome | None],
 ) -> list[SendResult]:
-    sql = _sql()
     pending = sorted(bodies)
     originals, places = sql.resolve(requests, pending, outcomes)
     stamp = now_ms()
-    # Lock the conversations in id order (two batches never wait on each other in a cycle) and
-    # read their positions under the lock.
-    positions = sql.lock({place.conversation.pk: place.conversation.app_id for place in places.values()})
     fresh: list[tuple[int, Message, Place]] = []
     taken: dict[tuple[int, int, str], int] = {}
     for index in pending:
@@ -162,25 +170,23 @@ def _store(
             )
             continue
         place = places[index]
-        seq = positions[place.conversation.pk] = positions[place.conversation.pk] + 1
-        message = _new_message(request, place, seq, bodies[index], stamp)
+        message = _new_message(request, place, bodies[index], stamp)  # its seq comes with the write
         fresh.append((index, message, place))
         taken[key] = index
         outcomes[index] = SendResult(message, place, duplicate=False, origin_session=request.origin_session)
     if not fresh:
         return []
-    conversations = {place.conversation.pk: place.conversation for _, _, place in fresh}
-    for conversation in conversations.values():
-        conversation.last_seq, conversation.updated_ms = positions[conversation.pk], stamp
-    # Sending is reading: the sender's own messages never count as unread for them.
-    readers: dict[int, ConversationMember] = {}
-    for _, message, place in fresh:
-        place.member.read_seq, place.member.updated_ms = max(place.member.read_seq, message.seq), stamp
-        readers[place.member.pk] = place.member
-    sql.write(
-        [message for _, message, _ in fresh], list(conversations.values()), list(readers.values()), stamp
-    )
+    sql.write([(message, place) for _, message, place in fresh], stamp)
     return [result for index, _, _ in fresh if isinstance(result := outcomes[index], SendResult)]
+
+
+def _settle(fresh: Sequence[tuple[Message, Place]], stamp: int) -> None:
+    """Once the messages have their seqs: the conversations' positions and the senders' read
+    positions as stored (sending is reading: the sender's own messages never count as unread)."""
+    for message, place in fresh:
+        conversation, member = place.conversation, place.member
+        conversation.last_seq, conversation.updated_ms = max(conversation.last_seq, message.seq), stamp
+        member.read_seq, member.updated_ms = max(member.read_seq, message.seq), stamp
 
 
 def _original_place(original: Message, sender: ImUser) -> Place:
@@ -215,7 +221,7 @@ def _places(
     p2p = [i for i in pending if requests[i].conversation_type == ConversationKind.P2P]
     team = [i for i in pending if requests[i].conversation_type == ConversationKind.TEAM]
     for i in pending:
-        if requests[i].conversation_type not in ConversationKind.values:
+        if requests[i].conversation_type not in _KINDS:
             outcomes[i] = InvalidField("conversation_type must be P2P or TEAM", field="conversation_type")
     sql.p2p_places(requests, p2p, places, outcomes, stored)
     sql.team_places(requests, team, places, outcomes, stored)
@@ -334,39 +340,39 @@ class _Statements:
             else:
                 outcomes[i] = errors.no_such_team(request.target)
 
-    def lock(self, conversations: dict[int, int]) -> dict[int, int]:
-        """Lock the conversations (id -> app id) in id order; their ``last_seq`` under the lock."""
+    # The write is several statements here: the caller wraps it in a transaction.
+    writes_in_one_statement = False
+
+    def write(self, fresh: list[tuple[Message, Place]], stamp: int) -> None:
+        """Give the messages the next seqs of their conversations, in batch order, and store them
+        (their ``pk`` set); move the conversations' ``last_seq`` and the senders' ``read_seq``
+        (never backwards). The conversations are locked in id order: two batches never wait on
+        each other in a cycle."""
+        conversations = {place.conversation.pk: place.conversation for _, place in fresh}
         positions: dict[int, int] = {}
-        for app_id in sorted(set(conversations.values())):
-            ids = sorted(pk for pk, owner in conversations.items() if owner == app_id)
+        for app_id in sorted({c.app_id for c in conversations.values()}):
+            ids = sorted(pk for pk, c in conversations.items() if c.app_id == app_id)
             positions.update(
                 Conversation.objects.select_for_update()
                 .filter(pk__in=ids, app_id=app_id)
                 .order_by("pk")
                 .values_list("pk", "last_seq")
             )
-        return positions
-
-    def write(
-        self,
-        messages: list[Message],
-        conversations: list[Conversation],
-        readers: list[ConversationMember],
-        stamp: int,
-    ) -> None:
-        """Insert the messages (their ``pk`` set), move the conversations' ``last_seq`` and the
-        senders' ``read_seq`` (never backwards)."""
-        Message.objects.bulk_create(messages)
+        for message, place in fresh:
+            message.seq = positions[place.conversation.pk] = positions[place.conversation.pk] + 1
+        _settle(fresh, stamp)
+        Message.objects.bulk_create([message for message, _ in fresh])
+        readers = {place.member.pk: place.member for _, place in fresh}
         with connection.cursor() as cursor:
             cursor.executemany(
                 "UPDATE messaging_conversation SET last_seq = %s, updated_ms = %s "
                 "WHERE id = %s AND app_id = %s",
-                [(c.last_seq, stamp, c.pk, c.app_id) for c in conversations],
+                [(c.last_seq, stamp, c.pk, c.app_id) for c in conversations.values()],
             )
             cursor.executemany(
                 "UPDATE messaging_conversationmember SET read_seq = %s, updated_ms = %s "
                 "WHERE id = %s AND app_id = %s AND read_seq < %s",
-                [(m.read_seq, stamp, m.pk, m.app_id, m.read_seq) for m in readers],
+                [(m.read_seq, stamp, m.pk, m.app_id, m.read_seq) for m in readers.values()],
             )
 
 
@@ -452,13 +458,13 @@ def _instance(model: type[M], attnames: tuple[str, ...], values: Sequence[Any], 
     return instance
 
 
-def _new_message(request: SendRequest, place: Place, seq: int, body: dict[str, Any], stamp: int) -> Message:
+def _new_message(request: SendRequest, place: Place, body: dict[str, Any], stamp: int) -> Message:
     conversation = place.conversation
     values = {
         "id": None,
         "app_id": request.app.pk,
         "conversation_id": conversation.pk,
-        "seq": seq,
+        "seq": 0,
         "sender_id": request.sender.pk,
         "client_msg_id": request.client_msg_id,
         "type": request.content.type,
@@ -633,65 +639,82 @@ class _PostgresStatements(_Statements):
             else:
                 places[i] = Place(conversation=conversation, member=member, peer=None)
 
-    def lock(self, conversations: dict[int, int]) -> dict[int, int]:
-        if not conversations:
-            return {}
-        ids = sorted(conversations)
-        rows = prepared(
-            "SELECT c.id, c.last_seq FROM messaging_conversation c "
-            "JOIN unnest(%s::bigint[], %s::bigint[]) AS k(id, app_id) "
-            "ON c.id = k.id AND c.app_id = k.app_id ORDER BY c.id FOR UPDATE OF c",
-            [int_array(ids), int_array(conversations[pk] for pk in ids)],
-        )
-        return {pk: last_seq for pk, last_seq in rows}
+    writes_in_one_statement = True
 
-    def write(
-        self,
-        messages: list[Message],
-        conversations: list[Conversation],
-        readers: list[ConversationMember],
-        stamp: int,
-    ) -> None:
-        # One statement: the two updates run as data-modifying CTEs of the insert.
+    def write(self, fresh: list[tuple[Message, Place]], stamp: int) -> None:
+        # One statement, so a transaction of its own: it locks the conversations in id order
+        # (``locked``, sorted before FOR UPDATE takes the locks), and every seq is its
+        # conversation's last_seq under that lock plus the message's rank in the batch. The two
+        # updates are data-modifying CTEs of the insert.
+        ranks: list[int] = []
+        counts: dict[int, int] = {}
+        conversations: dict[int, int] = {}
+        readers: dict[int, tuple[ConversationMember, int]] = {}
+        for _, place in fresh:
+            conversation = place.conversation
+            rank = counts[conversation.pk] = counts.get(conversation.pk, 0) + 1
+            conversations[conversation.pk] = conversation.app_id
+            ranks.append(rank)
+            readers[place.member.pk] = (place.member, rank)
+        ids = sorted(conversations)
+        messages = [message for message, _ in fresh]
         rows = prepared(
-            "WITH conversations AS ("
-            " UPDATE messaging_conversation c SET last_seq = v.last_seq, updated_ms = %s"
-            " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, app_id, last_seq)"
-            " WHERE c.id = v.id AND c.app_id = v.app_id"
+            "WITH locked AS ("
+            " SELECT c.id, c.last_seq FROM messaging_conversation c"
+            " JOIN unnest(%s::bigint[], %s::bigint[]) AS k(id, app_id) ON c.id = k.id AND c.app_id = k.app_id"
+            " ORDER BY c.id FOR UPDATE OF c"
+            "), conversations AS ("
+            " UPDATE messaging_conversation c SET last_seq = l.last_seq + v.n, updated_ms = %s"
+            " FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, n) JOIN locked l ON l.id = v.id"
+            " WHERE c.id = v.id"
             "), readers AS ("
-            " UPDATE messaging_conversationmember m SET read_seq = v.read_seq, updated_ms = %s"
-            " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, app_id, read_seq)"
-            " WHERE m.id = v.id AND m.app_id = v.app_id AND m.read_seq < v.read_seq"
+            " UPDATE messaging_conversationmember m SET read_seq = l.last_seq + v.rank, updated_ms = %s"
+            " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])"
+            " AS v(id, app_id, conversation_id, rank) JOIN locked l ON l.id = v.conversation_id"
+            " WHERE m.id = v.id AND m.app_id = v.app_id AND m.read_seq < l.last_seq + v.rank"
             ") INSERT INTO messaging_message"
             " (app_id, conversation_id, seq, sender_id, client_msg_id, type, body, created_ms, recalled)"
-            " SELECT v.app_id, v.conversation_id, v.seq, v.sender_id, v.client_msg_id, v.type,"
+            " SELECT v.app_id, v.conversation_id, l.last_seq + v.rank, v.sender_id, v.client_msg_id, v.type,"
             " v.body::jsonb, %s, false"
             " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::int[],"
-            " %s::text[]) AS v(app_id, conversation_id, seq, sender_id, client_msg_id, type, body)"
+            " %s::text[]) AS v(app_id, conversation_id, rank, sender_id, client_msg_id, type, body)"
+            " JOIN locked l ON l.id = v.conversation_id"
             " RETURNING id, conversation_id, seq",
             [
+                int_array(ids),
+                int_array(conversations[pk] for pk in ids),
                 stamp,
-                int_array(c.pk for c in conversations),
-                int_array(c.app_id for c in conversations),
-                int_array(c.last_seq for c in conversations),
+                int_array(ids),
+                int_array(counts[pk] for pk in ids),
                 stamp,
-                int_array(m.pk for m in readers),
-                int_array(m.app_id for m in readers),
-                int_array(m.read_seq for m in readers),
+                int_array(member.pk for member, _ in readers.values()),
+                int_array(member.app_id for member, _ in readers.values()),
+                int_array(member.conversation_id for member, _ in readers.values()),
+                int_array(rank for _, rank in readers.values()),
                 stamp,
                 int_array(m.app_id for m in messages),
                 int_array(m.conversation_id for m in messages),
-                int_array(m.seq for m in messages),
+                int_array(ranks),
                 int_array(m.sender_id for m in messages),
                 text_array(m.client_msg_id for m in messages),
                 int_array(m.type for m in messages),
                 text_array(json.dumps(m.body) for m in messages),
             ],
         )
-        ids = {(conversation_id, seq): pk for pk, conversation_id, seq in rows}
-        for message in messages:
-            message.pk = ids[(message.conversation_id, message.seq)]
+        if len(rows) != len(messages):
+            # Only an app deleted meanwhile takes its conversations away: its sends fail with the
+            # batch, whose other messages are stored, and a client's retry is answered with them.
+            raise RuntimeError("a conversation of the send batch was deleted while it was stored")
+        base: dict[int, int] = {}
+        found: dict[tuple[int, int], int] = {}
+        for pk, conversation_id, seq in rows:
+            found[(conversation_id, seq)] = pk
+            base[conversation_id] = min(base.get(conversation_id, seq), seq)
+        for message, rank in zip(messages, ranks, strict=True):
+            message.seq = base[message.conversation_id] + rank - 1
+            message.pk = found[(message.conversation_id, message.seq)]
             message._state.adding, message._state.db = False, connection.alias
+        _settle(fresh, stamp)
 
 
 def _originals_by_id(ids: list[int]) -> dict[tuple[int, int, str], Message]:
