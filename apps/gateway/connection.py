@@ -143,7 +143,10 @@ class Connection:
 
     def _mark_closed(self) -> None:
         self.closed = True
-        self.writer = None
+        if self.writer is not None:
+            self.writer = None
+            if self.process is not None:
+                self.process.changed()
 
     async def reply(self, frame: pb.Frame) -> None:
         if not self.closed:
@@ -284,6 +287,7 @@ class Connection:
             writer, write_many = self._fanout
             if self.process.fanout_with(write_many):
                 self.writer = writer
+                self.process.changed()
 
 
 async def gateway_app(scope: dict[str, Any], receive: Receive, send: Send) -> None:

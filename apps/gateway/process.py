@@ -13,7 +13,7 @@ import contextlib
 import gc
 import logging
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,8 +31,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 WriteMany = Callable[[Sequence[object], bytes | str], None]
+Gathered = tuple[dict[codec.Encoding, list[object]], list["Connection"]]
 
 SWEEP_INTERVAL = 1.0
+# Groups of at least this many users have their local connections cached (a team's roster), up to
+# this many groups per process.
+GATHER_CACHE_MIN = 64
+GATHER_CACHE_SIZE = 32
 GC_THRESHOLD = 50_000
 
 
@@ -51,6 +56,9 @@ class GatewayProcess:
         self.sends = SendBatcher(loop)
         # The server's write to many connections (apps/gateway/asgi_extensions.py), once known.
         self.write_many: WriteMany | None = None
+        # The local connections of recent large groups (a team's roster here), by their user ids:
+        # a team's next message finds its writers without a lookup per member.
+        self._gathered: OrderedDict[tuple[int, ...], Gathered] = OrderedDict()
 
     async def ensure_started(self) -> None:
         if self.channel:
@@ -80,6 +88,7 @@ class GatewayProcess:
 
     def remove_connection(self, conn: Connection) -> None:
         self.connections.discard(conn)
+        self.changed()
         if conn.session_id:
             self.by_session.pop(conn.session_id, None)
             users = self.by_user.get(conn.user_id)
@@ -91,6 +100,11 @@ class GatewayProcess:
     def add_session(self, conn: Connection) -> None:
         self.by_session[conn.session_id] = conn
         self.by_user[conn.user_id].add(conn)
+        self.changed()
+
+    def changed(self) -> None:
+        """A session came or went, or a connection's writer did: gathered groups are stale."""
+        self._gathered.clear()
 
     def reaches(self, user_id: int, exclude: str) -> bool:
         """Whether a user has a session here other than ``exclude``."""
@@ -151,26 +165,18 @@ class GatewayProcess:
         return write_many is self.write_many
 
     async def _deliver(self, groups: list[list[Any]]) -> None:
-        by_user, write_many = self.by_user, self.write_many
+        write_many = self.write_many
         for user_ids, frame, exclude in groups:
-            # Gathered without an await, so the sets cannot change underneath.
-            fast: dict[codec.Encoding, list[object]] = {}
-            slow: list[Connection] = []
-            for user_id in user_ids:
-                conns = by_user.get(user_id)
-                if conns is None:
-                    continue
-                for conn in conns:
-                    if conn.session_id == exclude:
-                        continue
-                    writer = conn.writer
-                    if writer is None:
-                        slow.append(conn)
-                        continue
-                    writers = fast.get(conn.encoding)
-                    if writers is None:
-                        writers = fast[conn.encoding] = []
-                    writers.append(writer)
+            fast, slow = self._gather(user_ids)
+            origin = self.by_session.get(exclude) if exclude else None
+            if origin is not None:  # the sending device has its ack; the gathered lists are shared
+                if origin.writer is not None and origin.writer in fast.get(origin.encoding, ()):
+                    fast = {
+                        **fast,
+                        origin.encoding: [w for w in fast[origin.encoding] if w is not origin.writer],
+                    }
+                elif origin in slow:
+                    slow = [conn for conn in slow if conn is not origin]
             encoded: dict[codec.Encoding, bytes | str] = {}
             for encoding, writers in fast.items():
                 data = encoded[encoding] = encode_push(frame, encoding)
@@ -181,6 +187,38 @@ class GatewayProcess:
                 if payload is None:
                     payload = encoded[conn.encoding] = encode_push(frame, conn.encoding)
                 await conn.write(payload)
+
+    def _gather(self, user_ids: list[int]) -> Gathered:
+        """The local connections of ``user_ids``: the writers of those the server writes to in one
+        call, by encoding, and the rest. Not to be modified: large groups are cached until the
+        next ``changed``. Gathered without an await, so the sets cannot change underneath."""
+        key = tuple(user_ids) if len(user_ids) >= GATHER_CACHE_MIN else None
+        if key is not None:
+            hit = self._gathered.get(key)
+            if hit is not None:
+                self._gathered.move_to_end(key)
+                return hit
+        by_user = self.by_user
+        fast: dict[codec.Encoding, list[object]] = {}
+        slow: list[Connection] = []
+        for user_id in user_ids:
+            conns = by_user.get(user_id)
+            if conns is None:
+                continue
+            for conn in conns:
+                writer = conn.writer
+                if writer is None:
+                    slow.append(conn)
+                    continue
+                writers = fast.get(conn.encoding)
+                if writers is None:
+                    writers = fast[conn.encoding] = []
+                writers.append(writer)
+        if key is not None:
+            self._gathered[key] = (fast, slow)
+            if len(self._gathered) > GATHER_CACHE_SIZE:
+                self._gathered.popitem(last=False)
+        return fast, slow
 
     # --- housekeeping ------------------------------------------------------------------------------
 

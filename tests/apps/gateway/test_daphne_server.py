@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -144,31 +145,43 @@ def test_what_the_kernel_does_not_take_goes_to_twisteds_buffer() -> None:
     theirs.close()
 
 
+async def _unused(*args: Any) -> Any:
+    raise AssertionError("websocket.send is not used when the server offers a write")
+
+
+async def _hang_up() -> dict[str, Any]:
+    return {"type": "websocket.disconnect", "code": 1001}
+
+
+def _session(
+    process: GatewayProcess,
+    write_many: Any,
+    user_id: int,
+    session: str,
+    encoding: codec.Encoding = codec.Encoding.PROTO,
+) -> Connection:
+    """A logged-in connection on a server offering the fanout extension (its writer: ``session``)."""
+    scope = {
+        "type": "websocket",
+        "extensions": {WEBSOCKET_FANOUT: {"writer": session, "write_many": write_many}},
+    }
+    conn = Connection(scope, _hang_up, _unused)  # its first read: the client went away
+    conn.process, conn.user_id, conn.session_id, conn.encoding = process, user_id, session, encoding
+    process.add_session(conn)
+    return conn
+
+
 async def test_a_delivery_hands_each_encoding_to_the_servers_write_many_once() -> None:
     calls: list[tuple[list[object], bytes | str]] = []
 
     def write_many(writers: Sequence[object], data: bytes | str) -> None:
         calls.append((list(writers), data))
 
-    async def unused(*args: Any) -> Any:
-        raise AssertionError("websocket.send is not used when the server offers a write")
-
     process = GatewayProcess(asyncio.get_running_loop())
-
-    def connect(user_id: int, session: str, encoding: codec.Encoding) -> Connection:
-        scope = {
-            "type": "websocket",
-            "extensions": {WEBSOCKET_FANOUT: {"writer": session, "write_many": write_many}},
-        }
-        conn = Connection(scope, unused, unused)
-        conn.process, conn.user_id, conn.session_id, conn.encoding = process, user_id, session, encoding
-        process.add_session(conn)
-        return conn
-
-    proto_conns = [connect(1, "s1", codec.Encoding.PROTO), connect(2, "s2", codec.Encoding.PROTO)]
-    json_conn = connect(2, "s3", codec.Encoding.JSON)
-    origin = connect(3, "origin", codec.Encoding.PROTO)
-    waiting = connect(4, "s4", codec.Encoding.PROTO)  # logged in, login result not out yet
+    proto_conns = [_session(process, write_many, 1, "s1"), _session(process, write_many, 2, "s2")]
+    json_conn = _session(process, write_many, 2, "s3", codec.Encoding.JSON)
+    origin = _session(process, write_many, 3, "origin")
+    waiting = _session(process, write_many, 4, "s4")  # logged in, login result not out yet
     for conn in (*proto_conns, json_conn, origin):
         await conn.open_for_pushes()
     frame = pb.Frame(message=pb.Message(text="hi", seq=7)).SerializeToString()
@@ -180,4 +193,57 @@ async def test_a_delivery_hands_each_encoding_to_the_servers_write_many_once() -
         (["s3"], codec.proto_to_json(frame)),
     ]
     assert waiting._held == [frame]
+    process.sends._router.cancel()
+
+
+class _CountingUsers(defaultdict[int, set[Any]]):
+    """``GatewayProcess.by_user``, counting the lookups made in it."""
+
+    lookups = 0
+
+    def __init__(self) -> None:
+        super().__init__(set)
+
+    def get(self, key: int, default: Any = None) -> Any:
+        self.lookups += 1
+        return super().get(key, default)
+
+
+async def test_a_large_groups_connections_are_looked_up_again_only_after_a_session_comes_or_goes() -> None:
+    written: list[list[object]] = []
+
+    def write_many(writers: Sequence[object], data: bytes | str) -> None:
+        written.append(sorted(writers, key=str))
+
+    process = GatewayProcess(asyncio.get_running_loop())
+    users = process.by_user = _CountingUsers()
+    here = {n: _session(process, write_many, n, f"s{n:03d}") for n in range(1, 101)}
+    for conn in here.values():
+        await conn.open_for_pushes()
+    team = list(range(1, 201))  # 200 members, 100 of them on this process
+    frame = pb.Frame(message=pb.Message(text="hi", seq=1)).SerializeToString()
+
+    async def deliver(exclude: str = "") -> tuple[list[object], int]:
+        written.clear()
+        before = users.lookups
+        await process.handle({"type": "gw.deliver", "groups": [[team, frame, exclude]]})
+        (writers,) = written
+        return writers, users.lookups - before
+
+    everyone = [f"s{n:03d}" for n in range(1, 101)]
+    first, looked_up = await deliver()
+    again, looked_up_again = await deliver(exclude="s007")
+    without_origin = [s for s in everyone if s != "s007"]
+    after_origin, _ = await deliver()
+    newcomer = _session(process, write_many, 150, "s150")
+    await newcomer.open_for_pushes()
+    with_newcomer, looked_up_after_login = await deliver()
+    await here[5].run()  # reads the disconnect
+    after_close, _ = await deliver()
+
+    assert (first, looked_up) == (everyone, 200)
+    assert (again, looked_up_again) == (without_origin, 0)
+    assert after_origin == everyone  # the cached list was not changed by the exclusion
+    assert (with_newcomer, looked_up_after_login) == ([*everyone, "s150"], 200)
+    assert after_close == [s for s in [*everyone, "s150"] if s != "s005"]
     process.sends._router.cancel()
