@@ -77,6 +77,53 @@ def framed(content: bytes | str, *, binary: bool) -> tuple[bytes, int]:
     return data, len(payload)
 
 
+def read_frames(data: bytes, limit: int) -> tuple[list[tuple[bytes, bool]], int]:
+    """The complete client data frames at the start of ``data`` that need nothing but unmasking:
+    final, masked, no extension bits, text or binary, minimally encoded lengths up to 65,535 bytes
+    and ``limit`` (0: none), text that is UTF-8. Returns their payloads (with whether binary) and
+    the bytes they took; reading stops at the first frame that is not one of them (a control
+    frame, a fragment, a partial frame, anything invalid), which autobahn then reads, with its
+    own checks and errors. autobahn's per-frame objects (a header, an XOR masker) were a tenth of a
+    gateway's CPU at 4,000 msgs/s."""
+    messages: list[tuple[bytes, bool]] = []
+    at, end = 0, len(data)
+    while end - at >= 6:
+        first, second = data[at], data[at + 1]
+        if (first != 0x82 and first != 0x81) or not second & 0x80:
+            break
+        length = second & 0x7F
+        if length < 126:
+            start = at + 6
+        elif length == 126 and end - at >= 8:
+            length = int.from_bytes(data[at + 2 : at + 4], "big")
+            if length < 126:
+                break
+            start = at + 8
+        else:
+            break
+        stop = start + length
+        if stop > end or 0 < limit < length:
+            break
+        key = data[start - 4 : start] * (length // 4 + 1)
+        payload = (
+            int.from_bytes(data[start:stop], "little") ^ int.from_bytes(key[:length], "little")
+        ).to_bytes(length, "little")
+        binary = first == 0x82
+        if not binary:
+            try:
+                payload.decode("utf-8")
+            except UnicodeDecodeError:
+                break
+        messages.append((payload, binary))
+        at = stop
+    return messages, at
+
+
+def _payload_limit(protocol: ws_protocol.WebSocketProtocol) -> int:
+    limits = [n for n in (protocol.maxFramePayloadSize, protocol.maxMessagePayloadSize) if n > 0]
+    return min(limits) if limits else 0
+
+
 class DirectWriteProtocol(ws_protocol.WebSocketProtocol):
     # Whether this connection may be written directly at all: set once, at the first write after
     # the handshake, from what cannot change afterwards (compression negotiated, autobahn's
@@ -86,7 +133,22 @@ class DirectWriteProtocol(ws_protocol.WebSocketProtocol):
     def dataReceived(self, data: bytes) -> None:
         # autobahn's own dataReceived styles a debug line (with click, for the terminal) for every
         # chunk received, whether debug logging is on or not: 2 % of a gateway's CPU at
-        # 4,000 msgs/s. The line is dropped; the frames are read exactly as there.
+        # 4,000 msgs/s. The line is dropped.
+        if (
+            self.state == self.STATE_OPEN
+            and self.current_frame is None
+            and not self.data
+            and not self.inside_message
+            and self._perMessageCompress is None
+        ):
+            # Between frames, the common ones (whole, masked, unfragmented data frames) are read
+            # here; anything else, and what follows it, is autobahn's as before.
+            messages, used = read_frames(data, _payload_limit(self))
+            for payload, binary in messages:
+                self.onMessage(payload, binary)
+            if used == len(data):
+                return
+            data = data[used:]
         self._dataReceived(data)
 
     def write_now(self, data: bytes | str) -> None:

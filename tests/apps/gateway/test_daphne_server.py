@@ -14,7 +14,7 @@ import pytest
 
 from apps.gateway.asgi_extensions import WEBSOCKET_FANOUT
 from apps.gateway.connection import Connection
-from apps.gateway.daphne_server import DirectWriteProtocol, _send_direct, frame_header, framed
+from apps.gateway.daphne_server import DirectWriteProtocol, _send_direct, frame_header, framed, read_frames
 from apps.gateway.process import GatewayProcess
 from apps.protocol import codec
 from apps.protocol import imcloud_pb2 as pb
@@ -247,3 +247,53 @@ async def test_a_large_groups_connections_are_looked_up_again_only_after_a_sessi
     assert (with_newcomer, looked_up_after_login) == ([*everyone, "s150"], 200)
     assert after_close == [s for s in [*everyone, "s150"] if s != "s005"]
     process.sends._router.cancel()
+
+
+def _client_frame(
+    payload: bytes, *, opcode: int = 0x2, fin: bool = True, mask: bytes = b"\x01\x82\x03\xf4"
+) -> bytes:
+    """A client frame as RFC 6455 has clients send it: masked."""
+    size = len(payload)
+    length = bytes((0x80 | size,)) if size < 126 else bytes((0x80 | 126,)) + size.to_bytes(2, "big")
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes(((0x80 if fin else 0) | opcode,)) + length + mask + masked
+
+
+def test_whole_masked_data_frames_are_read_and_unmasked_up_to_the_first_other_one() -> None:
+    medium = bytes(range(256)) * 4
+    text = "héllo 🙂".encode()
+    data = (
+        _client_frame(b"\x08\x01")
+        + _client_frame(b"")
+        + _client_frame(text, opcode=0x1)
+        + _client_frame(medium)
+        + _client_frame(b"ping", opcode=0x9)  # a control frame: autobahn's from here on
+        + _client_frame(b"after")
+    )
+    messages, used = read_frames(data, 0)
+    assert messages == [(b"\x08\x01", True), (b"", True), (text, False), (medium, True)]
+    assert data[used:] == _client_frame(b"ping", opcode=0x9) + _client_frame(b"after")
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        _client_frame(b"part", fin=False),  # a fragment
+        _client_frame(b"\xff\xfe", opcode=0x1),  # text that is not UTF-8
+        b"\x82\xff" + (70_000).to_bytes(8, "big") + b"\x00" * 4 + b"x" * 70_000,  # a 64-bit length
+        b"\x82\x05" + b"plain",  # not masked
+        b"\xc2\x84\x00\x00\x00\x00abcd",  # an extension bit
+        b"\x82\xfe\x00\x05\x00\x00\x00\x00hello",  # a length not minimally encoded
+        _client_frame(b"x" * 300)[:-1],  # not all here yet
+    ],
+)
+def test_anything_else_is_left_to_autobahn(frame: bytes) -> None:
+    assert read_frames(_client_frame(b"first") + frame, 0) == (
+        [(b"first", True)],
+        len(_client_frame(b"first")),
+    )
+
+
+def test_a_frame_over_the_size_limit_is_left_to_autobahn() -> None:
+    data = _client_frame(b"x" * 100) + _client_frame(b"x" * 101)
+    assert read_frames(data, 100) == ([(b"x" * 100, True)], len(_client_frame(b"x" * 100)))
