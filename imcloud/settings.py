@@ -259,7 +259,7 @@ IMCLOUD: dict[str, Any] = {
     "GATEWAY_RATE_BURST": env_int("IMCLOUD_GATEWAY_RATE_BURST", 200, minimum=1),
     # A busy gateway process starts a batch of sends at most this often (group commit): fewer,
     # larger transactions for up to this much more latency. 0 = as soon as the previous one ends.
-    "GATEWAY_BATCH_INTERVAL_MS": env_int("IMCLOUD_GATEWAY_BATCH_INTERVAL_MS", 5, minimum=0),
+    "GATEWAY_BATCH_INTERVAL_MS": env_int("IMCLOUD_GATEWAY_BATCH_INTERVAL_MS", 15, minimum=0),
     # --- Offline push: provider base URLs (tests point them at local servers) ---
     "PUSH_APNS_PRODUCTION_URL": env_str("IMCLOUD_PUSH_APNS_PRODUCTION_URL", "https://api.push.apple.com"),
     "PUSH_APNS_SANDBOX_URL": env_str("IMCLOUD_PUSH_APNS_SANDBOX_URL", "https://api.sandbox.push.apple.com"),
