@@ -266,3 +266,21 @@ def test_a_stored_message_feeds_only_the_indexes_its_lookups_need():
         "(id)",
         "(sender_id)",
     ]
+
+
+@requires_postgres
+@pytest.mark.django_db
+def test_the_rows_every_message_updates_have_room_on_their_pages():
+    """A fillfactor of 50 on the conversation and member tables: their pages are pruned of dead
+    row versions early, so the lookups of those rows walk short HOT chains."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reloptions FROM pg_class WHERE relname IN "
+            "('messaging_conversation', 'messaging_conversationmember', 'messaging_message') ORDER BY relname"
+        )
+        options = cursor.fetchall()
+    assert options == [
+        ("messaging_conversation", ["fillfactor=50"]),
+        ("messaging_conversationmember", ["fillfactor=50"]),
+        ("messaging_message", None),
+    ]
