@@ -88,8 +88,8 @@ class GatewayProcess:
 
     def remove_connection(self, conn: Connection) -> None:
         self.connections.discard(conn)
-        self.changed()
         if conn.session_id:
+            self.changed()
             self.by_session.pop(conn.session_id, None)
             users = self.by_user.get(conn.user_id)
             if users is not None:
@@ -258,6 +258,11 @@ def _tune_gc_once() -> None:
         _gc_tuned = True
         gc.freeze()
         gc.set_threshold(GC_THRESHOLD, 20, 50)
+
+
+def process_on(loop: asyncio.AbstractEventLoop) -> GatewayProcess | None:
+    """The gateway process of ``loop`` if it has one, without creating or starting it."""
+    return _by_loop.get(loop)
 
 
 async def current_process() -> GatewayProcess:

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from apps.gateway import registry
 from apps.gateway.frames import ctype, message_proto, push_frame
 from apps.gateway.presence import presence_store
 from apps.gateway.registry import local_process
@@ -80,8 +79,10 @@ async def route_async(groups: list[Group]) -> int:
     """From the event loop: the same as ``route`` without leaving it."""
     if not groups:
         return 0
+    from apps.gateway.process import process_on  # the process module imports this one
+
     where = await presence_store().aprocesses(_everyone(groups))
-    messages = _batches(groups, where, registry.process_of_loop(asyncio.get_running_loop()))
+    messages = _batches(groups, where, process_on(asyncio.get_running_loop()))
     layer = get_channel_layer()
     assert layer is not None
     for channel, message in messages.items():

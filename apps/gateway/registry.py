@@ -5,7 +5,6 @@ Publishers use it to hand a delivery straight to a local process instead of a ch
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -28,8 +27,3 @@ def local_process(channel: str) -> GatewayProcess | None:
     if process is None or process.loop.is_closed():
         return None
     return process
-
-
-def process_of_loop(loop: asyncio.AbstractEventLoop) -> GatewayProcess | None:
-    """The gateway process running on ``loop``, if there is one."""
-    return next((p for p in _by_channel.values() if p.loop is loop), None)

@@ -28,7 +28,7 @@ from apps.messaging.content import MessageContent, content_to_body
 from apps.messaging.conversations import Place, is_id, p2p_get_or_create, place_in
 from apps.messaging.models import Conversation, ConversationKind, ConversationMember, MemberRole, Message
 from apps.tenants.models import App
-from apps.webhooks.services import webhook_messages_created
+from apps.webhooks.services import webhook_messages_created, webhook_wants_messages
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def message_send_many(*, requests: Sequence[SendRequest], after_commit: AfterCom
             outcomes[index] = exc
     sql = _sql()
     try:
-        if sql.writes_in_one_statement and not any(request.app.webhook_url for request in requests):
+        if sql.writes_in_one_statement and not webhook_wants_messages(apps=[r.app for r in requests]):
             # The batch's one write statement is its transaction: no BEGIN and COMMIT round trips
             # (the reads before it are reads; READ COMMITTED gave them no more in a transaction).
             created = _store(sql, requests, bodies, outcomes)

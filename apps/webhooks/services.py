@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -100,11 +100,16 @@ def webhook_emit(*, app: App, type: str, payload: dict[str, Any]) -> WebhookEven
     return events[0] if events else None
 
 
+def webhook_wants_messages(*, apps: Iterable[App]) -> bool:
+    """Whether any of these apps is sent copies of its messages (it has a webhook URL)."""
+    return any(app.webhook_url for app in apps)
+
+
 def webhook_messages_created(results: Sequence[SendResult]) -> list[WebhookEvent]:
     """Copies of newly stored messages and recall notices (``message.p2p``, ``message.team``,
     ``message.recall``). Duplicates (retried sends) are skipped. Costs nothing for apps without a
     webhook URL."""
-    fresh = [r for r in results if not r.duplicate and r.message.app.webhook_url]
+    fresh = [r for r in results if not r.duplicate and webhook_wants_messages(apps=[r.message.app])]
     if not fresh:
         return []
     return webhook_emit_many(
